@@ -1,0 +1,24 @@
+"""napari-darkvision: see in the dark. Enhance extreme low-light camera RAW photos with a U-Net.
+
+Public API (torch is imported only when enhancing)::
+
+    import napari_darkvision as dv
+    raw = dv.read_raw("IMG_0001.ARW")        # RawImage: Bayer mosaic + metadata
+    rgb = dv.enhance(raw, ratio=100)         # (H, W, 3) uint16 sRGB; ratio="auto" estimates it
+    model = dv.load_model("my.safetensors")  # other weights
+"""
+
+from .core.pipeline import EnhanceError, enhance, enhance_steps
+from .core.raw import RawImage, RawReadError, read_raw
+
+__version__ = "0.1.0"
+
+
+def load_model(weights=None, device=None):
+    """The U-Net with the shipped weights, or those in `weights` (a .safetensors file)."""
+    from .core.model import load_model as _load
+
+    return _load(weights, device)
+
+
+__all__ = ["EnhanceError", "RawImage", "RawReadError", "enhance", "enhance_steps", "load_model", "read_raw"]

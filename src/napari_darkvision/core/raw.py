@@ -1,0 +1,258 @@
+"""Camera raw files as linear Bayer mosaics, and packing them to 4 half-resolution channels.
+
+Packed channels are always in colour order R, G1, B, G2 (G1 shares a row with R, G2 with B),
+whatever the 2x2 phase of the sensor, so the network sees the same colours in the same place
+for RGGB, BGGR, GRBG and GBRG cameras alike.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+#: Extensions of the Bayer raw formats LibRaw reads (lower case, no dot).
+RAW_EXTENSIONS = (
+    "3fr", "ari", "arw", "bay", "cap", "cr2", "cr3", "crw", "dcr", "dcs", "dng", "drf", "eip",
+    "erf", "fff", "iiq", "k25", "kdc", "mdc", "mef", "mos", "mrw", "nef", "nrw", "orf", "pef",
+    "ptx", "pxn", "r3d", "raf", "raw", "rw2", "rwl", "rwz", "sr2", "srf", "srw", "x3f",
+)  # fmt: skip
+
+#: The 2x2 layouts we accept, named by their colours read left-to-right, top-to-bottom.
+BAYER_LAYOUTS = ("RGGB", "BGGR", "GRBG", "GBRG")
+
+#: sRGB (D65) -> XYZ, IEC 61966-2-1.
+XYZ_FROM_SRGB = np.array(
+    [[0.4124564, 0.3575761, 0.1804375],
+     [0.2126729, 0.7151522, 0.0721750],
+     [0.0193339, 0.1191920, 0.9503041]]
+)  # fmt: skip
+
+
+class RawReadError(ValueError):
+    """A file that is not a Bayer raw we can enhance; the message says why, for a person."""
+
+
+@dataclass
+class RawImage:
+    """A Bayer mosaic as recorded, with what is needed to normalise and render it."""
+
+    mosaic: np.ndarray  # (H, W) uint16, the visible sensor area as recorded
+    cfa: str  # one of BAYER_LAYOUTS, for the top-left 2x2 of `mosaic`
+    black_level: tuple[float, float, float, float]  # per packed channel R, G1, B, G2
+    white_level: float
+    camera_wb: tuple[float, float, float, float]  # multipliers R, G1, B, G2 (G1 == 1)
+    rgb_from_camera: np.ndarray = field(default_factory=lambda: np.eye(3))  # 3x3, camera -> sRGB
+    iso: float = 0.0
+    exposure_time: float = 0.0
+    make: str = ""
+    model: str = ""
+    path: str = ""
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.mosaic.shape
+
+    def metadata(self) -> dict:
+        """Everything but the pixels, as plain Python values (napari layer metadata)."""
+        meta = asdict(self)
+        del meta["mosaic"]
+        meta["rgb_from_camera"] = np.asarray(self.rgb_from_camera).tolist()
+        meta["darkvision_raw"] = True
+        return meta
+
+    @classmethod
+    def from_metadata(cls, mosaic: np.ndarray, meta: dict) -> RawImage:
+        """Rebuild from a mosaic and the dict made by :meth:`metadata`."""
+        if not meta.get("darkvision_raw"):
+            raise RawReadError(
+                "This layer carries no raw metadata: open the raw file with the "
+                "napari-darkvision reader (File > Open with plugin > napari-darkvision)."
+            )
+        names = {f for f in cls.__dataclass_fields__ if f != "mosaic"}
+        kwargs = {k: v for k, v in meta.items() if k in names}
+        kwargs["rgb_from_camera"] = np.asarray(kwargs.get("rgb_from_camera", np.eye(3)))
+        kwargs["black_level"] = tuple(kwargs["black_level"])
+        kwargs["camera_wb"] = tuple(kwargs["camera_wb"])
+        return cls(mosaic=np.asarray(mosaic), **kwargs)
+
+
+def _cfa_name(raw_pattern: np.ndarray, color_desc: bytes) -> str:
+    letters = color_desc.decode("ascii", "replace")
+    try:
+        name = "".join(letters[int(i)] for i in np.asarray(raw_pattern)[:2, :2].ravel())
+    except IndexError:
+        name = "?"
+    return name
+
+
+def channel_positions(cfa: str) -> list[tuple[int, int]]:
+    """Offsets (row, col) of R, G1, B, G2 inside the 2x2 tile of `cfa`."""
+    cells = [(0, 0), (0, 1), (1, 0), (1, 1)]
+    red = cells[cfa.index("R")]
+    blue = cells[cfa.index("B")]
+    green_with_red = (red[0], 1 - red[1])
+    green_with_blue = (blue[0], 1 - blue[1])
+    return [red, green_with_red, blue, green_with_blue]
+
+
+def rgb_from_camera_matrix(rgb_cam: np.ndarray | None, cam_xyz: np.ndarray | None) -> np.ndarray:
+    """The camera -> linear sRGB matrix, from LibRaw's ``rgb_cam`` or its ``cam_xyz``."""
+    if rgb_cam is not None and np.abs(np.asarray(rgb_cam)[:3, :3]).sum() > 0:
+        return np.asarray(rgb_cam, dtype=np.float64)[:3, :3]
+    if cam_xyz is not None and np.abs(np.asarray(cam_xyz)[:3, :3]).sum() > 0:
+        cam_from_srgb = np.asarray(cam_xyz, dtype=np.float64)[:3, :3] @ XYZ_FROM_SRGB
+        # rows sum to one so that a white (1, 1, 1) sRGB maps to camera white (dcraw's convention)
+        cam_from_srgb /= cam_from_srgb.sum(axis=1, keepdims=True)
+        return np.linalg.inv(cam_from_srgb)
+    return np.eye(3)
+
+
+def read_raw(path: str | os.PathLike) -> RawImage:
+    """Read a Bayer camera raw file with LibRaw; raise :class:`RawReadError` if it is not one."""
+    import rawpy
+
+    path = os.fspath(path)
+    try:
+        with rawpy.imread(path) as raw:
+            if raw.raw_type != rawpy.RawType.Flat or raw.raw_pattern is None:
+                raise RawReadError(
+                    f"{os.path.basename(path)} is not a Bayer mosaic ({raw.raw_type.name} raw, "
+                    "e.g. a film scan, X-Trans, Foveon, monochrome or an already demosaiced "
+                    "file): napari-darkvision only supports Bayer sensors."
+                )
+            cfa = _cfa_name(raw.raw_pattern, raw.color_desc)
+            if cfa not in BAYER_LAYOUTS:
+                raise RawReadError(
+                    f"{os.path.basename(path)} has colour filter pattern {cfa!r}; only 2x2 Bayer "
+                    f"layouts {', '.join(BAYER_LAYOUTS)} are supported (X-Trans and others are not)."
+                )
+            mosaic = np.array(raw.raw_image_visible, dtype=np.uint16, copy=True)
+            per_index = list(raw.black_level_per_channel)
+            pattern = np.asarray(raw.raw_pattern)[:2, :2]
+            positions = channel_positions(cfa)
+            black = tuple(float(per_index[int(pattern[r, c])]) for r, c in positions)
+            wb_index = list(raw.camera_whitebalance)
+            if wb_index[3] == 0:
+                wb_index[3] = wb_index[1]
+            wb = tuple(float(wb_index[int(pattern[r, c])]) for r, c in positions)
+            rgb_cam = rgb_from_camera_matrix(raw.color_matrix, raw.rgb_xyz_matrix)
+            white = float(raw.white_level)
+            iso, exposure, make, model = _exif(raw, path)
+    except RawReadError:
+        raise
+    except rawpy.LibRawError as err:
+        raise RawReadError(
+            f"LibRaw cannot read {os.path.basename(path)}: it is not a supported camera raw file "
+            f"or it is damaged ({type(err).__name__}: {err})."
+        ) from err
+    except (OSError, ValueError) as err:
+        raise RawReadError(f"Cannot read {os.path.basename(path)}: {err}") from err
+    _check_plausible(mosaic, black, white, os.path.basename(path))
+    if wb[1] <= 0 or min(wb) <= 0:
+        wb = (2.0, 1.0, 1.6, 1.0)  # no usable camera white balance: a daylight-ish guess
+    wb = tuple(w / wb[1] for w in wb)
+    return RawImage(
+        mosaic=mosaic,
+        cfa=cfa,
+        black_level=black,
+        white_level=white,
+        camera_wb=wb,
+        rgb_from_camera=rgb_cam,
+        iso=iso,
+        exposure_time=exposure,
+        make=make,
+        model=model,
+        path=os.path.abspath(path),
+    )
+
+
+def _exif(raw, path: str) -> tuple[float, float, str, str]:
+    """ISO, exposure time, make and model: rawpy 0.28 does not expose them, so read the EXIF."""
+    iso = exposure = 0.0
+    make = model = ""
+    try:
+        import tifffile
+
+        with tifffile.TiffFile(path) as tif:
+            tags = tif.pages[0].tags
+            exif = tags.get("ExifTag")
+            exif = exif.value if exif is not None else {}
+            make = str(_tag(tags, "Make") or "").strip()
+            model = str(_tag(tags, "Model") or "").strip()
+            exposure_value = exif.get("ExposureTime") or _tag(tags, "ExposureTime")
+            iso_value = exif.get("ISOSpeedRatings") or _tag(tags, "ISOSpeedRatings")
+            if isinstance(exposure_value, tuple):
+                exposure_value = exposure_value[0] / exposure_value[1]
+            if isinstance(iso_value, tuple):
+                iso_value = iso_value[0]
+            exposure = float(exposure_value or 0.0)
+            iso = float(iso_value or 0.0)
+    except Exception:  # noqa: BLE001 - not every raw is a TIFF; EXIF is a nicety, not a need
+        pass
+    return iso, exposure, make, model
+
+
+def _tag(tags, name):
+    tag = tags.get(name)
+    return None if tag is None else tag.value
+
+
+def _check_plausible(mosaic: np.ndarray, black, white: float, name: str) -> None:
+    if mosaic.ndim != 2 or min(mosaic.shape) < 16:
+        raise RawReadError(f"{name} holds no usable image ({mosaic.shape} pixels).")
+    if max(black) >= white:
+        raise RawReadError(
+            f"{name} has a black level ({max(black):g}) at or above its white level ({white:g}): "
+            "its metadata is damaged."
+        )
+    if np.count_nonzero(mosaic[::4, ::4]) < 0.01 * mosaic[::4, ::4].size:
+        raise RawReadError(
+            f"{name} has no image data (its pixels are all zero): the file is truncated "
+            "or holds metadata only."
+        )
+
+
+def even_crop(mosaic: np.ndarray) -> np.ndarray:
+    h, w = mosaic.shape[-2:]
+    return mosaic[..., : h - h % 2, : w - w % 2]
+
+
+def pack(raw: RawImage, ratio: float = 1.0, clip: bool = True) -> np.ndarray:
+    """(H, W) mosaic -> (4, H/2, W/2) float32: black-subtracted, /(white-black), x ratio, <= 1.
+
+    Values below the black level stay negative (not clipped at 0), so the mean of a dark region
+    stays unbiased; SID clips at 0, which brightens shadows.
+    """
+    mosaic = even_crop(raw.mosaic)
+    out = np.empty((4, mosaic.shape[0] // 2, mosaic.shape[1] // 2), dtype=np.float32)
+    for channel, (r, c) in enumerate(channel_positions(raw.cfa)):
+        black = raw.black_level[channel]
+        scale = ratio / (raw.white_level - black)
+        np.subtract(mosaic[r::2, c::2], black, out=out[channel], dtype=np.float32)
+        out[channel] *= scale
+    if clip:
+        np.minimum(out, 1.0, out=out)
+    return out
+
+
+def unpack(packed: np.ndarray, raw: RawImage) -> np.ndarray:
+    """(4, H/2, W/2) in [0, 1] -> a uint16 mosaic the shape of ``raw.mosaic`` (the inverse of
+    :func:`pack` at ratio 1); an odd last row or column keeps the recorded values."""
+    mosaic = raw.mosaic.copy()
+    for channel, (r, c) in enumerate(channel_positions(raw.cfa)):
+        black = raw.black_level[channel]
+        values = np.clip(packed[channel], 0.0, 1.0) * (raw.white_level - black) + black
+        rows, cols = values.shape
+        mosaic[r : 2 * rows : 2, c : 2 * cols : 2] = np.rint(values).astype(np.uint16)
+    return mosaic
+
+
+def mosaic_from_packed(packed: np.ndarray, cfa: str = "RGGB") -> np.ndarray:
+    """(4, h, w) R, G1, B, G2 -> (2h, 2w) mosaic in layout `cfa`, same dtype (no scaling)."""
+    _, h, w = packed.shape
+    mosaic = np.empty((2 * h, 2 * w), dtype=packed.dtype)
+    for channel, (r, c) in enumerate(channel_positions(cfa)):
+        mosaic[r::2, c::2] = packed[channel]
+    return mosaic

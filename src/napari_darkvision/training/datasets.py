@@ -1,0 +1,205 @@
+"""Where clean and dark images come from: photo folders (synthetic pairs), folders of real raw
+long exposures (darkened synthetically), and SID-format list files of real short/long pairs."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..core.raw import RawImage, pack, read_raw
+from .synth import CameraLook, NoiseModel, Pair, amplify, make_pair, random_look, short_exposure, unprocess
+
+PHOTO_EXTENSIONS = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp"}
+#: SID caps its exposure ratios at 300.
+SID_MAX_RATIO = 300.0
+
+
+def list_photos(folder: str | os.PathLike) -> list[Path]:
+    return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in PHOTO_EXTENSIONS)
+
+
+def split_photos(paths: list[Path], every: int = 10) -> tuple[list[Path], list[Path]]:
+    """Fixed train/validation split by file: every `every`-th file (sorted by name) validates."""
+    val = [p for i, p in enumerate(paths) if i % every == every // 2]
+    train = [p for p in paths if p not in val]
+    return train, val
+
+
+def load_photo(path: Path) -> np.ndarray:
+    """Decode to (H, W, 3) uint8."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+class PhotoPairs:
+    """Random synthetic training pairs from clean photos (decoded once, kept in memory)."""
+
+    def __init__(self, paths: list[Path], noise_model: NoiseModel, crop: int = 256):
+        self.images = [load_photo(p) for p in paths]
+        self.names = [p.name for p in paths]
+        self.noise_model = noise_model
+        self.crop = crop
+
+    def sample(self, rng: np.random.Generator) -> Pair:
+        image = self.images[rng.integers(len(self.images))]
+        h, w = image.shape[:2]
+        c = self.crop
+        y, x = rng.integers(0, h - c + 1), rng.integers(0, w - c + 1)
+        rgb = image[y : y + c, x : x + c].astype(np.float32) / 255.0
+        if rng.uniform() < 0.5:
+            rgb = rgb[:, ::-1]
+        look = random_look(rng)
+        return make_pair(unprocess(rgb, look), look, self.noise_model, rng)
+
+    def batch(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
+        pairs = [self.sample(rng) for _ in range(size)]
+        return np.stack([p.noisy for p in pairs]), np.stack([p.clean for p in pairs])
+
+
+class RawPairs:
+    """Random synthetic pairs from real raw long exposures: no unprocessing needed."""
+
+    def __init__(self, paths: list[Path], noise_model: NoiseModel, crop: int = 256):
+        self.raws = [read_raw(p) for p in paths]
+        self.packed = [np.clip(pack(r), 0.0, 1.0) for r in self.raws]
+        self.noise_model = noise_model
+        self.crop = crop // 2
+
+    def sample(self, rng: np.random.Generator) -> Pair:
+        i = rng.integers(len(self.raws))
+        clean, raw = self.packed[i], self.raws[i]
+        _, h, w = clean.shape
+        c = self.crop
+        y, x = rng.integers(0, h - c + 1), rng.integers(0, w - c + 1)
+        return make_pair(clean[:, y : y + c, x : x + c], look_of(raw), self.noise_model, rng)
+
+    def batch(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
+        pairs = [self.sample(rng) for _ in range(size)]
+        return np.stack([p.noisy for p in pairs]), np.stack([p.clean for p in pairs])
+
+
+def look_of(raw: RawImage) -> CameraLook:
+    return CameraLook(np.asarray(raw.camera_wb, dtype=np.float64), np.asarray(raw.rgb_from_camera), 1.0)
+
+
+# --- fixed validation sets -------------------------------------------------------------------
+
+
+@dataclass
+class ValItem:
+    name: str
+    pair: Pair
+
+
+def photo_validation(paths: list[Path], noise_model: NoiseModel, ratios=(100, 250, 300), crop: int = 512,
+                     seed: int = 1234, camera: str = "SonyA7S2") -> list[ValItem]:  # fmt: skip
+    """Centre crops of validation photos, darkened by each ratio with the SID camera's noise."""
+    items = []
+    for i, path in enumerate(paths):
+        image = load_photo(path)
+        h, w = image.shape[:2]
+        c = min(crop, h // 2 * 2, w // 2 * 2)
+        y, x = (h - c) // 2, (w - c) // 2
+        rgb = image[y : y + c, x : x + c].astype(np.float32) / 255.0
+        rng = np.random.default_rng([seed, i])
+        look = random_look(rng)
+        clean = unprocess(rgb, look)
+        for ratio in ratios:
+            pair = make_pair(clean, look, noise_model, rng, ratio=float(ratio), camera=camera)
+            items.append(ValItem(f"{path.stem}@x{ratio}", pair))
+    return items
+
+
+def raw_validation(paths: list[Path], noise_model: NoiseModel, ratios=(100, 250, 300), crop: int = 1024,
+                   seed: int = 4321, camera: str = "SonyA7S2") -> list[ValItem]:  # fmt: skip
+    """Centre crops of real raw files (well exposed: the long exposure), darkened by each ratio."""
+    items = []
+    for i, path in enumerate(paths):
+        raw = read_raw(path)
+        clean = np.clip(pack(raw), 0.0, 1.0)
+        _, h, w = clean.shape
+        c = min(crop // 2, h, w)
+        y, x = (h - c) // 2, (w - c) // 2
+        clean = np.ascontiguousarray(clean[:, y : y + c, x : x + c])
+        rng = np.random.default_rng([seed, i])
+        for ratio in ratios:
+            pair = make_pair(clean, look_of(raw), noise_model, rng, ratio=float(ratio), camera=camera)
+            items.append(ValItem(f"{Path(path).stem}@x{ratio}", pair))
+    return items
+
+
+# --- SID-format lists ------------------------------------------------------------------------
+
+_EXPOSURE = re.compile(r"_(\d+(?:\.\d+)?)s\.[^.]+$")
+
+
+def exposure_from_name(path: str) -> float:
+    """SID names files ``<scene>_<index>_<exposure>s.ARW``."""
+    match = _EXPOSURE.search(os.path.basename(path))
+    if not match:
+        raise ValueError(f"{path}: no exposure time in the name (SID format: 00001_00_0.1s.ARW)")
+    return float(match.group(1))
+
+
+def read_sid_list(list_file: str | os.PathLike) -> list[tuple[str, str, float]]:
+    """Lines ``./Sony/short/00001_00_0.1s.ARW ./Sony/long/00001_00_10s.ARW ISO200 F8`` ->
+    (short path, long path, ratio), paths relative to the list file's folder, ratio capped at 300."""
+    base = Path(list_file).parent
+    pairs = []
+    with open(list_file) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) < 2:
+                continue
+            short, long = (str((base / p).resolve()) for p in parts[:2])
+            ratio = min(exposure_from_name(long) / exposure_from_name(short), SID_MAX_RATIO)
+            pairs.append((short, long, ratio))
+    return pairs
+
+
+class SIDPairs:
+    """Real short/long pairs from a SID-format list (random aligned crops for training)."""
+
+    def __init__(self, list_file: str | os.PathLike, crop: int = 512):
+        self.entries = read_sid_list(list_file)
+        self.crop = crop // 2
+        self._long_cache: dict[str, np.ndarray] = {}
+
+    def pair(self, index: int) -> tuple[np.ndarray, np.ndarray, float, RawImage]:
+        short_path, long_path, ratio = self.entries[index]
+        short = read_raw(short_path)
+        noisy = pack(short, ratio=ratio)
+        if long_path not in self._long_cache:
+            self._long_cache[long_path] = np.clip(pack(read_raw(long_path)), 0.0, 1.0)
+        return noisy, self._long_cache[long_path], ratio, short
+
+    def sample(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        noisy, clean, _, _ = self.pair(int(rng.integers(len(self.entries))))
+        _, h, w = clean.shape
+        c = min(self.crop, h, w)
+        y, x = rng.integers(0, h - c + 1), rng.integers(0, w - c + 1)
+        return noisy[:, y : y + c, x : x + c], clean[:, y : y + c, x : x + c]
+
+    def batch(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
+        samples = [self.sample(rng) for _ in range(size)]
+        return np.stack([s[0] for s in samples]), np.stack([s[1] for s in samples])
+
+    def validation(self) -> list[ValItem]:
+        items = []
+        for i, (short_path, _, ratio) in enumerate(self.entries):
+            noisy, clean, ratio, raw = self.pair(i)
+            pair = Pair(noisy, clean, ratio, None, look_of(raw))
+            items.append(ValItem(f"{Path(short_path).stem}@x{ratio:g}", pair))
+        return items
+
+
+__all__ = [
+    "PhotoPairs", "RawPairs", "SIDPairs", "ValItem", "amplify", "list_photos", "photo_validation",
+    "raw_validation", "read_sid_list", "short_exposure", "split_photos",
+]  # fmt: skip

@@ -1,0 +1,189 @@
+"""Training: synthetic pairs from photos (or real raws, or a SID list) -> a U-Net checkpoint.
+
+Every batch is drawn from ``numpy.random.default_rng([seed, step])``, so a run resumed from a
+checkpoint continues exactly as if it had never stopped.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..core.model import ARCHITECTURES, UNet, choose_device, save_weights
+from .metrics import psnr
+from .synth import NoiseModel
+
+
+@dataclass
+class TrainOptions:
+    out: str
+    photos: str | None = None
+    raws: list[str] = field(default_factory=list)
+    sid_list: str | None = None
+    eld: str | None = None
+    darktable: str | None = None
+    arch: str = "fast"
+    steps: int = 20000
+    batch: int = 8
+    crop: int = 256
+    lr: float = 3e-4
+    min_lr: float = 1e-5
+    seed: int = 0
+    device: str | None = None
+    val_every: int = 500
+    checkpoint_every: int = 250
+    val_items: int = 24
+    threads: int | None = None
+
+
+def _loss(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """L1, plus L1 of 8x8 means: the second term keeps colour and shadow levels unbiased."""
+    return F.l1_loss(out, target) + 0.5 * F.l1_loss(F.avg_pool2d(out, 8), F.avg_pool2d(target, 8))
+
+
+def _lr_at(step: int, opts: TrainOptions) -> float:
+    warmup = min(200, opts.steps // 10)
+    if step < warmup:
+        return opts.lr * (step + 1) / warmup
+    t = (step - warmup) / max(1, opts.steps - warmup)
+    return opts.min_lr + 0.5 * (opts.lr - opts.min_lr) * (1 + math.cos(math.pi * min(t, 1.0)))
+
+
+def build_sources(opts: TrainOptions):
+    """(training source with .batch(rng, n), validation items)."""
+    from .datasets import PhotoPairs, RawPairs, SIDPairs, list_photos, photo_validation, split_photos
+
+    if opts.sid_list:
+        sid = SIDPairs(opts.sid_list, crop=opts.crop)
+        return sid, sid.validation()[: opts.val_items]
+    noise_model = NoiseModel.from_files(opts.eld or default_noise_file("eld_camera_params.json"),
+                                        opts.darktable)  # fmt: skip
+    if opts.photos:
+        train_paths, val_paths = split_photos(list_photos(opts.photos))
+        source = PhotoPairs(train_paths, noise_model, crop=opts.crop)
+        per_photo = 3
+        val = photo_validation(val_paths[: max(1, opts.val_items // per_photo)], noise_model, crop=256)
+        return source, val
+    if opts.raws:
+        source = RawPairs([Path(p) for p in opts.raws], noise_model, crop=opts.crop)
+        return source, []
+    raise ValueError("Give training data: --photos DIR, --raws FILE..., or --sid-list FILE")
+
+
+def default_noise_file(name: str) -> str:
+    """The calibration files live beside the checkout in ../shared/noise during development."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        candidate = parent.parent / "shared" / "noise" / name
+        if candidate.is_file():
+            return str(candidate)
+    raise FileNotFoundError(f"{name} not found: pass it with --eld / --darktable")
+
+
+def validate(model: UNet, items, device: torch.device) -> float:
+    """Mean raw-space PSNR over fixed validation pairs."""
+    model.eval()
+    scores = []
+    with torch.inference_mode():
+        for item in items:
+            x = torch.from_numpy(item.pair.noisy[None]).to(device)
+            m = model.config.multiple
+            _, _, h, w = x.shape
+            x = F.pad(x, (0, (-w) % m, 0, (-h) % m), mode="reflect")
+            y = model(x)[0, :, :h, :w].clamp(0, 1).cpu().numpy()
+            scores.append(psnr(y, item.pair.clean))
+    model.train()
+    return float(np.mean(scores)) if scores else float("nan")
+
+
+def train(opts: TrainOptions, resume: bool = False, progress: bool = True) -> dict:
+    """Train (or resume) and return a summary; writes last.pt, best.safetensors, log.csv to out."""
+    if opts.threads:
+        torch.set_num_threads(opts.threads)
+    out = Path(opts.out)
+    out.mkdir(parents=True, exist_ok=True)
+    device = choose_device(opts.device)
+    torch.manual_seed(opts.seed)
+    model = UNet(ARCHITECTURES[opts.arch]).to(device)
+    if device.type == "cpu":
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=opts.lr)
+    step, best, elapsed = 0, -float("inf"), 0.0
+    checkpoint = out / "last.pt"
+    if resume and checkpoint.is_file():
+        state = torch.load(checkpoint, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        step, best, elapsed = state["step"], state["best"], state.get("elapsed", 0.0)
+    source, val_items = build_sources(opts)
+    (out / "options.json").write_text(json.dumps(asdict(opts), indent=2))
+
+    log_path = out / "log.csv"
+    new_log = not (resume and log_path.is_file())
+    log = open(log_path, "w" if new_log else "a", newline="")
+    writer = csv.writer(log)
+    if new_log:
+        writer.writerow(["step", "loss", "lr", "val_psnr_raw", "elapsed_s"])
+
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=opts.steps, initial=step, desc=f"train {opts.arch}", unit="step")
+    started = time.perf_counter() - elapsed
+    running = []
+    model.train()
+    last_val = float("nan")
+    while step < opts.steps:
+        rng = np.random.default_rng([opts.seed, step])
+        noisy, clean = source.batch(rng, opts.batch)
+        x = torch.from_numpy(noisy).to(device)
+        y = torch.from_numpy(clean).to(device)
+        if device.type == "cpu":
+            x = x.contiguous(memory_format=torch.channels_last)
+        lr = _lr_at(step, opts)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        loss = _loss(model(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        step += 1
+        running.append(loss.item())
+        if bar:
+            bar.update(1)
+            bar.set_postfix(loss=f"{np.mean(running[-50:]):.4f}", val=f"{last_val:.2f}")
+        do_val = step % opts.val_every == 0 or step == opts.steps
+        if do_val and val_items:
+            last_val = validate(model, val_items, device)
+            if last_val > best:
+                best = last_val
+                save_weights(model, out / "best.safetensors", {"step": step, "val_psnr_raw": last_val})
+        if step % opts.checkpoint_every == 0 or do_val or step == opts.steps:
+            writer.writerow([step, f"{np.mean(running):.6f}", f"{lr:.3g}",
+                             f"{last_val:.4f}" if do_val else "", f"{time.perf_counter() - started:.1f}"])  # fmt: skip
+            log.flush()
+            running = []
+            _save_checkpoint(checkpoint, model, optimizer, step, best, time.perf_counter() - started)
+    if bar:
+        bar.close()
+    log.close()
+    save_weights(model, out / "final.safetensors", {"step": step})
+    return {"steps": step, "best_val_psnr_raw": best, "elapsed_s": time.perf_counter() - started,
+            "device": str(device)}  # fmt: skip
+
+
+def _save_checkpoint(path: Path, model, optimizer, step, best, elapsed) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                "best": best, "elapsed": elapsed, "config": asdict(model.config)}, tmp)  # fmt: skip
+    os.replace(tmp, path)
