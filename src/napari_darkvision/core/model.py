@@ -3,7 +3,8 @@
 Both the SID reference (Chen et al. 2018: 5 levels, 32...512 channels, LeakyReLU 0.2) and our
 faster variant are instances of :class:`UNet`; they differ only in the numbers of the config.
 The fast variant first folds each 2x2 block of the packed image into channels (pixel unshuffle),
-so its widest layers run on a quarter of the pixels, and it predicts a correction to its input.
+so its widest layers run on a quarter of the pixels. (Predicting a correction to the input
+instead collapsed to the identity under L1 at these noise levels, so both predict the image.)
 Weights are stored as safetensors with the config in the file's metadata.
 """
 
@@ -37,7 +38,7 @@ class ModelConfig:
 
 
 SID_REFERENCE = ModelConfig()
-FAST = ModelConfig(base_channels=24, depth=4, unshuffle=2, residual=True, name="darkvision-fast")
+FAST = ModelConfig(base_channels=24, depth=4, unshuffle=2, residual=False, name="darkvision-fast", version="1")
 ARCHITECTURES = {"sid": SID_REFERENCE, "fast": FAST}
 
 

@@ -80,13 +80,13 @@ def build_sources(opts: TrainOptions):
 
 
 def default_noise_file(name: str) -> str:
-    """The calibration files live beside the checkout in ../shared/noise during development."""
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        candidate = parent.parent / "shared" / "noise" / name
-        if candidate.is_file():
-            return str(candidate)
-    raise FileNotFoundError(f"{name} not found: pass it with --eld / --darktable")
+    """The ELD calibration ships with the package (MIT); other files come from the command line."""
+    from importlib import resources
+
+    path = resources.files("napari_darkvision.training") / "data" / name
+    if not path.is_file():
+        raise FileNotFoundError(f"{name} not found: pass it with --eld / --darktable")
+    return str(path)
 
 
 def validate(model: UNet, items, device: torch.device) -> float:

@@ -1,0 +1,171 @@
+"""Command line: ``napari-darkvision enhance | demo | train | evaluate``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def _enhance(args) -> int:
+    from tqdm import tqdm
+
+    from .core.export import OUTPUT_SUFFIXES, save_rgb16
+    from .core.pipeline import EnhanceError, enhance_steps
+    from .core.raw import RawReadError
+
+    source = Path(args.input)
+    out = Path(args.output) if args.output else source.with_name(f"{source.stem}_darkvision.png")
+    if out.suffix.lower() not in OUTPUT_SUFFIXES:
+        return _fail(f"output must end in {', '.join(OUTPUT_SUFFIXES)}: {out}")
+    if out.exists() and source.exists() and out.resolve() == source.resolve():
+        return _fail("refusing to overwrite the input file; choose another output path")
+    if out.exists() and not args.overwrite:
+        return _fail(f"{out} exists; pass --overwrite to replace it")
+    if not source.is_file():
+        return _fail(f"no such file: {source}")
+    bar = tqdm(total=100, desc=source.name, unit="%", disable=args.quiet, leave=False)
+    steps = enhance_steps(source, ratio=args.ratio, stretch=args.stretch, weights=args.weights,
+                          device=args.device)  # fmt: skip
+    try:
+        while True:
+            event = next(steps)
+            label = {"network": "denoising", "render": "rendering"}.get(event.stage, event.stage)
+            bar.set_description(f"{source.name}: {label}")
+            done = 5 + 85 * event.fraction if event.stage == "network" else {"read": 5, "render": 90}.get(event.stage, 100)
+            bar.update(done - bar.n)
+    except StopIteration as finished:
+        result = finished.value
+    except (RawReadError, EnhanceError, FileNotFoundError, ValueError) as err:
+        bar.close()
+        return _fail(str(err))
+    bar.close()
+    save_rgb16(out, result.image, result.metadata)
+    meta = result.metadata
+    print(f"{out}  (ratio x{meta['ratio']:g} {meta['ratio_mode']}, {meta['model']}, {meta['device']}, "
+          f"{meta['seconds']:.1f} s)")  # fmt: skip
+    return 0
+
+
+def _demo(args) -> int:
+    """napari with the sample and the widget where there is a display; the CLI otherwise."""
+    from importlib import resources
+
+    sample = resources.files("napari_darkvision") / "sample_data" / "gopro_dark_x100.dng"
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or sys.platform in ("darwin", "win32"):
+        try:
+            import napari
+        except ImportError:
+            print("napari is not installed: pip install 'napari[pyqt6]'; running the command line instead")
+        else:
+            viewer = napari.Viewer(title="napari-darkvision demo")
+            viewer.open(str(sample), plugin="napari-darkvision")
+            viewer.window.add_plugin_dock_widget("napari-darkvision", "Enhance")
+            napari.run()
+            return 0
+    out = Path(args.output_dir) / "gopro_dark_x100_darkvision.png"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    print(f"No display: enhancing the bundled sample {sample.name} (x100) on the command line.")
+    ns = argparse.Namespace(input=str(sample), output=str(out), ratio="100", stretch=False, weights=None,
+                            device=None, overwrite=True, quiet=False)  # fmt: skip
+    code = _enhance(ns)
+    if code == 0:
+        print(f"Output written to {out.resolve()}")
+    return code
+
+
+def _train(args) -> int:
+    from .training.train import TrainOptions, train
+
+    opts = TrainOptions(out=args.out, photos=args.photos, raws=args.raws or [], sid_list=args.sid_list,
+                        eld=args.eld, darktable=args.darktable, arch=args.arch, steps=args.steps,
+                        batch=args.batch, crop=args.crop, lr=args.lr, seed=args.seed, device=args.device,
+                        val_every=args.val_every, threads=args.threads)  # fmt: skip
+    summary = train(opts, resume=args.resume, progress=not args.quiet)
+    print(f"trained {summary['steps']} steps in {summary['elapsed_s']:.0f} s on {summary['device']}; "
+          f"best validation PSNR (raw) {summary['best_val_psnr_raw']:.2f} dB; weights in {args.out}")  # fmt: skip
+    return 0
+
+
+def _evaluate(args) -> int:
+    from .training.evaluate import EvalOptions, evaluate
+
+    models = dict(m.split("=", 1) if "=" in m else (Path(m).stem, m) for m in (args.model or []))
+    if not models:
+        models = {"ours": None}
+    opts = EvalOptions(out=args.out, models=models, photos=args.photos, raws=args.raws or [],
+                       sid_list=args.sid_list, eld=args.eld, ratios=tuple(args.ratios), bm3d=not args.no_bm3d,
+                       max_items=args.max_items, device=args.device)  # fmt: skip
+    evaluate(opts, progress=not args.quiet)
+    print(f"results in {args.out} (results.json, results.md, grid PNGs)")
+    return 0
+
+
+def _fail(message: str) -> int:
+    print(f"napari-darkvision: error: {message}", file=sys.stderr)
+    return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="napari-darkvision", description="See in the dark: enhance dark camera raws.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("enhance", help="enhance a dark raw file into a 16-bit PNG or TIFF")
+    p.add_argument("input", help="camera raw file (ARW, NEF, CR2, DNG, RAF, ORF, RW2, ...)")
+    p.add_argument("-o", "--output", help="output .png/.tif (default: <input>_darkvision.png beside it)")
+    p.add_argument("--ratio", default="auto", help="exposure amplification, e.g. 100, 250, 300, or 'auto'")
+    p.add_argument("--stretch", action="store_true", help="histogram-stretch the result (after the network)")
+    p.add_argument("--weights", help="other model weights (.safetensors)")
+    p.add_argument("--device", help="cpu, cuda, mps (default: the fastest present)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output (never the input)")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=_enhance)
+
+    p = sub.add_parser("demo", help="the bundled sample in napari (or on the command line without a display)")
+    p.add_argument("--output-dir", default="darkvision_output")
+    p.set_defaults(func=_demo)
+
+    p = sub.add_parser("train", help="train a model on synthetic pairs from photos, real raws or a SID list")
+    p.add_argument("--out", required=True, help="folder for checkpoints, weights and log.csv")
+    p.add_argument("--photos", help="folder of clean photos (synthetic pairs)")
+    p.add_argument("--raws", nargs="*", help="clean real raw files (long exposures) to darken")
+    p.add_argument("--sid-list", help="SID-format list file (e.g. Sony_train_list.txt)")
+    p.add_argument("--eld", help="ELD calibration JSON (eld_camera_params.json)")
+    p.add_argument("--darktable", help="darktable noiseprofiles JSON for more cameras")
+    p.add_argument("--arch", choices=["fast", "sid"], default="fast")
+    p.add_argument("--steps", type=int, default=20000)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--crop", type=int, default=256, help="crop side in sensor pixels")
+    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--val-every", type=int, default=500)
+    p.add_argument("--threads", type=int)
+    p.add_argument("--device")
+    p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("evaluate", help="PSNR/SSIM of models vs BM3D and plain scaling")
+    p.add_argument("--out", required=True)
+    p.add_argument("--model", action="append", help="NAME=weights.safetensors (repeatable; default: shipped)")
+    p.add_argument("--photos", help="photo folder: its fixed validation split is darkened synthetically")
+    p.add_argument("--raws", nargs="*", help="well-exposed real raws, darkened synthetically")
+    p.add_argument("--sid-list", help="SID-format list of real short/long pairs")
+    p.add_argument("--eld", help="ELD calibration JSON")
+    p.add_argument("--ratios", type=float, nargs="+", default=[100, 250, 300])
+    p.add_argument("--max-items", type=int, help="use at most this many images per set")
+    p.add_argument("--no-bm3d", action="store_true", help="skip the (slow) BM3D baseline")
+    p.add_argument("--device")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=_evaluate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

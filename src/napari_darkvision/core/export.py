@@ -1,0 +1,45 @@
+"""Write 16-bit RGB results: TIFF through tifffile, PNG with a small encoder (Pillow writes no
+16-bit RGB PNG)."""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+
+import numpy as np
+
+OUTPUT_SUFFIXES = (".png", ".tif", ".tiff")
+
+
+def _png_chunk(kind: bytes, payload: bytes) -> bytes:
+    crc = zlib.crc32(kind + payload) & 0xFFFFFFFF
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", crc)
+
+
+def write_png16(path: str | os.PathLike, rgb: np.ndarray) -> None:
+    """(H, W, 3) uint16 -> 16-bit RGB PNG (big-endian samples, filter 0 on every row)."""
+    h, w, _ = rgb.shape
+    rows = np.ascontiguousarray(rgb, dtype=">u2").view(np.uint8).reshape(h, w * 6)
+    scanlines = np.concatenate([np.zeros((h, 1), np.uint8), rows], axis=1)
+    header = struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0)
+    data = zlib.compress(scanlines.tobytes(), 6)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n")
+        f.write(_png_chunk(b"IHDR", header))
+        f.write(_png_chunk(b"IDAT", data))
+        f.write(_png_chunk(b"IEND", b""))
+
+
+def save_rgb16(path: str | os.PathLike, rgb: np.ndarray, metadata: dict | None = None) -> None:
+    suffix = os.path.splitext(os.fspath(path))[1].lower()
+    if suffix == ".png":
+        write_png16(path, rgb)
+    elif suffix in (".tif", ".tiff"):
+        import json
+
+        import tifffile
+
+        tifffile.imwrite(path, rgb, photometric="rgb", description=json.dumps(metadata or {}, default=str))
+    else:
+        raise ValueError(f"Output must end in {', '.join(OUTPUT_SUFFIXES)}, not {suffix!r}")
