@@ -169,29 +169,32 @@ def read_raw(path: str | os.PathLike) -> RawImage:
 
 
 def _exif(raw, path: str) -> tuple[float, float, str, str]:
-    """ISO, exposure time, make and model: rawpy 0.28 does not expose them, so read the EXIF."""
-    iso = exposure = 0.0
+    """ISO and exposure time from LibRaw; make and model from the TIFF tags (rawpy 0.28 does not
+    expose them), which most raw formats and all DNGs carry."""
+    other = getattr(raw, "other", None)
+    iso = float(getattr(other, "iso_speed", 0.0) or 0.0)
+    exposure = float(getattr(other, "shutter_speed", 0.0) or 0.0)
     make = model = ""
     try:
         import tifffile
 
         with tifffile.TiffFile(path) as tif:
             tags = tif.pages[0].tags
-            exif = tags.get("ExifTag")
-            exif = exif.value if exif is not None else {}
             make = str(_tag(tags, "Make") or "").strip()
-            model = str(_tag(tags, "Model") or "").strip()
-            exposure_value = exif.get("ExposureTime") or _tag(tags, "ExposureTime")
-            iso_value = exif.get("ISOSpeedRatings") or _tag(tags, "ISOSpeedRatings")
-            if isinstance(exposure_value, tuple):
-                exposure_value = exposure_value[0] / exposure_value[1]
-            if isinstance(iso_value, tuple):
-                iso_value = iso_value[0]
-            exposure = float(exposure_value or 0.0)
-            iso = float(iso_value or 0.0)
-    except Exception:  # noqa: BLE001 - not every raw is a TIFF; EXIF is a nicety, not a need
+            model = str(_tag(tags, "Model") or _tag(tags, "UniqueCameraModel") or "").strip()
+            exif = _tag(tags, "ExifTag") or {}
+            if not iso:
+                iso = float(_first(exif.get("ISOSpeedRatings") or _tag(tags, "ISOSpeedRatings") or 0))
+            if not exposure:
+                value = exif.get("ExposureTime") or _tag(tags, "ExposureTime") or 0
+                exposure = value[0] / value[1] if isinstance(value, tuple) else float(value)
+    except Exception:  # noqa: BLE001 - not every raw is a TIFF; make and model are a nicety
         pass
     return iso, exposure, make, model
+
+
+def _first(value):
+    return value[0] if isinstance(value, tuple | list) else value
 
 
 def _tag(tags, name):
@@ -241,11 +244,15 @@ def unpack(packed: np.ndarray, raw: RawImage) -> np.ndarray:
     """(4, H/2, W/2) in [0, 1] -> a uint16 mosaic the shape of ``raw.mosaic`` (the inverse of
     :func:`pack` at ratio 1); an odd last row or column keeps the recorded values."""
     mosaic = raw.mosaic.copy()
+    rows, cols = packed.shape[1:]
+    values = np.empty((rows, cols), dtype=np.float32)  # one buffer, reused for every channel
     for channel, (r, c) in enumerate(channel_positions(raw.cfa)):
         black = raw.black_level[channel]
-        values = np.clip(packed[channel], 0.0, 1.0) * (raw.white_level - black) + black
-        rows, cols = values.shape
-        mosaic[r : 2 * rows : 2, c : 2 * cols : 2] = np.rint(values).astype(np.uint16)
+        np.clip(packed[channel], 0.0, 1.0, out=values)
+        values *= raw.white_level - black
+        values += black
+        np.rint(values, out=values)
+        mosaic[r : 2 * rows : 2, c : 2 * cols : 2] = values
     return mosaic
 
 
