@@ -58,6 +58,7 @@ class EnhanceWidget(Container):
         super().__init__(labels=True)
         self.viewer = napari_viewer
         self.worker: GeneratorWorker | None = None
+        self._cancelling = False
         self.last_result_layer = None
 
         self.layer = ComboBox(
@@ -194,6 +195,7 @@ class EnhanceWidget(Container):
             source_translate=tuple(layer.translate),
         )
         worker = enhance_worker(request)
+        self._cancelling = False
         worker.yielded.connect(self._on_progress)
         worker.returned.connect(partial(self._on_returned, request))
         worker.aborted.connect(self._on_aborted)
@@ -208,11 +210,14 @@ class EnhanceWidget(Container):
     def cancel(self) -> None:
         """Stop the running enhancement after the current tile; adds no layer."""
         if self.worker is not None:
+            self._cancelling = True
             self.status.value = "cancelling after this tile"
             self.cancel_button.enabled = False
             self.worker.quit()
 
     def _on_progress(self, step: Progress) -> None:
+        if self._cancelling:
+            return  # events queued before the worker saw the request
         if step.stage == "network":
             self.progress.max = max(1, step.total)
             self.progress.value = step.done
@@ -238,12 +243,12 @@ class EnhanceWidget(Container):
         self.status.value = f"done in {metadata.get('seconds', 0):.1f} s on {metadata.get('device', '?')}"
 
     def _on_aborted(self) -> None:
+        self.status.value = "cancelled"
         show_info("napari-darkvision: enhancement cancelled.")
 
     def _on_finished(self) -> None:
-        if self.status.value.startswith("cancelling"):
-            self.status.value = "cancelled"
         if self.status.value in ("cancelled", "failed"):
             self.progress.value = 0
         self.worker = None
+        self._cancelling = False
         self._set_running(False)

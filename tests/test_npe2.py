@@ -1,0 +1,54 @@
+"""The npe2 manifest is valid, importable, and the one the installed package exposes."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_npe2_validate_with_imports():
+    npe2 = shutil.which("npe2") or pytest.skip("npe2 command line not installed")
+    done = subprocess.run(
+        [npe2, "validate", "napari-darkvision", "--imports"], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "valid" in done.stdout
+
+
+def test_manifest_contributions():
+    from npe2 import PluginManager
+
+    manifest = PluginManager.instance().get_manifest("napari-darkvision")
+    assert manifest.display_name == "napari-darkvision"
+    (reader,) = manifest.contributions.readers
+    assert reader.command == "napari-darkvision.get_reader"
+    (widget,) = manifest.contributions.widgets
+    assert widget.display_name == "Enhance"
+    (sample,) = manifest.contributions.sample_data
+    assert (sample.key, sample.display_name) == ("dark_gopro", "Dark street scene (GoPro, x100)")
+    commands = {c.id: c.python_name for c in manifest.contributions.commands}
+    assert commands[reader.command] == "napari_darkvision._reader:napari_get_reader"
+    assert commands[widget.command] == "napari_darkvision._widget:EnhanceWidget"
+    assert commands[sample.command] == "napari_darkvision._sample_data:dark_sample"
+
+
+def test_package_manifest_is_the_root_manifest():
+    inside = ROOT / "src" / "napari_darkvision" / "napari.yaml"
+    if not inside.exists():
+        pytest.skip("not a source checkout")
+    assert inside.read_text() == (ROOT / "napari.yaml").read_text()
+
+
+def test_manifest_found_from_a_fresh_interpreter():
+    code = (
+        "from npe2 import PluginManager;pm = PluginManager.instance();pm.discover();"
+        "print(pm.get_manifest('napari-darkvision').name)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.stdout.strip() == "napari-darkvision", done.stderr
