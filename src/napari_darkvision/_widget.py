@@ -109,7 +109,7 @@ class EnhanceWidget(Container):
             name="cancel_button", text="Cancel", enabled=False, tooltip="Stop after the current tile."
         )
         self.progress = ProgressBar(name="progress", label="Progress", min=0, max=1, value=0)
-        self.status = Label(name="status", label="", value="")
+        self.status = Label(name="status", label="Status", value="")
         self.extend(
             [
                 self.layer,
