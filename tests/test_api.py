@@ -1,0 +1,77 @@
+"""The Python API and the pipeline behind it."""
+
+import sys
+
+import numpy as np
+import pytest
+from conftest import CLEAN_REFERENCE, SAMPLE, synthetic_raw
+
+import napari_darkvision as dv
+from napari_darkvision.core.pipeline import EnhanceError, auto_ratio, enhance_steps, validate_ratio
+from napari_darkvision.core.raw import pack, unpack
+from napari_darkvision.core.render import render
+from napari_darkvision.training.metrics import psnr
+
+
+def test_importing_the_package_does_not_import_torch_or_qt():
+    import subprocess
+
+    code = "import sys, napari_darkvision; print('torch' in sys.modules, 'qtpy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
+
+
+@pytest.mark.parametrize("bad", [0, -5, float("nan"), float("inf"), 1e9, "fast"])
+def test_bad_ratios_are_refused_with_a_clear_message(bad):
+    with pytest.raises(EnhanceError, match="[Rr]atio"):
+        validate_ratio(bad)
+
+
+def test_auto_and_numbers_are_accepted():
+    assert validate_ratio("auto") is None and validate_ratio(None) is None
+    assert validate_ratio("250") == 250.0 and validate_ratio(100) == 100.0
+
+
+def test_auto_ratio_brings_a_dark_frame_to_a_normal_exposure():
+    raw = dv.read_raw(SAMPLE)
+    ratio = auto_ratio(raw)
+    assert 50 <= ratio <= 400  # the sample is a x100 short exposure of a dim daylight scene
+    brighter = type(raw)(**{**raw.__dict__, "mosaic": raw.mosaic.astype(np.float32)})
+    brighter.mosaic = ((raw.mosaic.astype(np.float32) - 512) * 4 + 512).clip(0, 16383).astype(np.uint16)
+    assert auto_ratio(brighter) == pytest.approx(ratio / 4, rel=0.1)
+
+
+def test_enhance_sample_beats_plain_scaling_by_a_wide_margin():
+    raw = dv.read_raw(SAMPLE)
+    clean = dv.read_raw(CLEAN_REFERENCE)
+    image = dv.enhance(SAMPLE, ratio=100)
+    assert image.shape == raw.mosaic.shape + (3,) and image.dtype == np.uint16
+    reference = render(clean, clean.mosaic).astype(np.float32) / 65535
+    plain = render(raw, unpack(pack(raw, ratio=100), raw)).astype(np.float32) / 65535
+    ours_db = psnr(image.astype(np.float32) / 65535, reference)
+    plain_db = psnr(plain, reference)
+    assert ours_db > plain_db + 5.0, (ours_db, plain_db)
+
+
+def test_enhance_steps_reports_progress_and_metadata():
+    raw = synthetic_raw("BGGR", shape=(128, 192))
+    steps = enhance_steps(raw, ratio=200, stretch=True, tile=32, overlap=8)
+    stages = []
+    try:
+        while True:
+            stages.append(next(steps))
+    except StopIteration as done:
+        result = done.value
+    network = [p for p in stages if p.stage == "network"]
+    assert len(network) > 1 and network[-1].fraction == 1.0
+    assert result.image.shape == (128, 192, 3)
+    meta = result.metadata
+    assert meta["ratio"] == 200 and meta["stretch"] and meta["model"] == "darkvision-fast"
+    assert meta["device"] == "cpu" and meta["seconds"] > 0
+
+
+def test_a_raw_without_a_file_is_rendered_too():
+    raw = synthetic_raw("GBRG", shape=(96, 128))
+    assert raw.path == ""
+    image = dv.enhance(raw, ratio="auto")
+    assert image.shape == (96, 128, 3) and image.max() > 0
