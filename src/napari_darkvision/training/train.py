@@ -43,6 +43,7 @@ class TrainOptions:
     checkpoint_every: int = 250
     val_items: int = 24
     threads: int | None = None
+    session_steps: int | None = None  # stop after this many steps of this run (resume later)
 
 
 def _loss(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -143,7 +144,8 @@ def train(opts: TrainOptions, resume: bool = False, progress: bool = True) -> di
     running = []
     model.train()
     last_val = float("nan")
-    while step < opts.steps:
+    stop_at = opts.steps if opts.session_steps is None else min(opts.steps, step + opts.session_steps)
+    while step < stop_at:
         rng = np.random.default_rng([opts.seed, step])
         noisy, clean = source.batch(rng, opts.batch)
         x = torch.from_numpy(noisy).to(device)
@@ -168,7 +170,7 @@ def train(opts: TrainOptions, resume: bool = False, progress: bool = True) -> di
             if last_val > best:
                 best = last_val
                 save_weights(model, out / "best.safetensors", {"step": step, "val_psnr_raw": last_val})
-        if step % opts.checkpoint_every == 0 or do_val or step == opts.steps:
+        if step % opts.checkpoint_every == 0 or do_val or step == stop_at:
             writer.writerow([step, f"{np.mean(running):.6f}", f"{lr:.3g}",
                              f"{last_val:.4f}" if do_val else "", f"{time.perf_counter() - started:.1f}"])  # fmt: skip
             log.flush()
