@@ -97,7 +97,7 @@ def _evaluate(args) -> int:
         models = {"ours": None}
     opts = EvalOptions(out=args.out, models=models, photos=args.photos, raws=args.raws or [],
                        sid_list=args.sid_list, eld=args.eld, ratios=tuple(args.ratios), bm3d=not args.no_bm3d,
-                       max_items=args.max_items, device=args.device)  # fmt: skip
+                       max_items=args.max_items, device=args.device, cache=args.cache)  # fmt: skip
     evaluate(opts, progress=not args.quiet)
     print(f"results in {args.out} (results.json, results.md, grid PNGs)")
     return 0
@@ -158,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ratios", type=float, nargs="+", default=[100, 250, 300])
     p.add_argument("--max-items", type=int, help="use at most this many images per set")
     p.add_argument("--no-bm3d", action="store_true", help="skip the (slow) BM3D baseline")
+    p.add_argument("--cache", help="folder keeping BM3D results between runs")
     p.add_argument("--device")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=_evaluate)

@@ -36,6 +36,9 @@ class EvalOptions:
     max_items: int | None = None
     device: str | None = None
     grid_items: int = 3
+    photo_crop: int = 384  # sensor pixels; BM3D's time grows with the area
+    raw_crop: int = 512
+    cache: str | None = None  # folder keeping BM3D results between runs (they need no model)
 
 
 def bm3d_denoise(noisy: np.ndarray, ratio: float, noise: NoiseParams) -> np.ndarray:
@@ -75,13 +78,26 @@ def _sets(opts: EvalOptions):
         noise_model = NoiseModel.from_files(opts.eld or default_noise_file("eld_camera_params.json"))
     if opts.photos:
         _, val = split_photos(list_photos(opts.photos))
-        sets["photos"] = photo_validation(val[: opts.max_items], noise_model, ratios=opts.ratios)
+        sets["photos"] = photo_validation(val[: opts.max_items], noise_model, ratios=opts.ratios,
+                                          crop=opts.photo_crop)  # fmt: skip
     if opts.raws:
         paths = [Path(p) for p in opts.raws][: opts.max_items]
-        sets["real raws"] = raw_validation(paths, noise_model, ratios=opts.ratios)
+        sets["real raws"] = raw_validation(paths, noise_model, ratios=opts.ratios, crop=opts.raw_crop)
     if opts.sid_list:
         sets["SID"] = SIDPairs(opts.sid_list).validation()[: opts.max_items]
     return sets
+
+
+def _cached(folder: str | None, key: str, compute):
+    if not folder:
+        return compute()
+    path = Path(folder) / (key.replace("/", "_").replace(" ", "_") + ".npy")
+    if path.is_file():
+        return np.load(path)
+    value = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, value)
+    return value
 
 
 def _run_model(model, noisy: np.ndarray) -> np.ndarray:
@@ -112,7 +128,8 @@ def evaluate(opts: EvalOptions, progress: bool = True) -> dict:
             pair = item.pair
             estimates = {"plain scaling": np.clip(pair.noisy, 0.0, 1.0)}
             if opts.bm3d and pair.noise is not None:
-                estimates["BM3D"] = bm3d_denoise(pair.noisy, pair.ratio, pair.noise)
+                estimates["BM3D"] = _cached(opts.cache, f"{set_name}_{item.name}_bm3d",
+                                            lambda: bm3d_denoise(pair.noisy, pair.ratio, pair.noise))  # fmt: skip
             for name, model in models.items():
                 estimates[name] = _run_model(model, pair.noisy)
             ref_rgb = quick_render(pair.clean, pair.look.wb, pair.look.rgb_from_camera)
