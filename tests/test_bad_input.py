@@ -17,6 +17,7 @@ from napari_darkvision._widget import EnhanceWidget
 
 BROKEN = shared_files("broken")
 EDGE = shared_files("edge")
+SHARED_BROKEN_DNG = next((p for p in BROKEN if p.name == "exiftool_DNG.dng"), None)
 pytestmark = pytest.mark.napari
 
 
@@ -190,3 +191,14 @@ def test_enhancing_leaves_the_source_file_alone(make_napari_viewer, tmp_path, qt
     assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
     assert path.stat().st_mtime_ns == stat.st_mtime_ns
     np.testing.assert_array_equal(layer.data, data)
+
+
+@pytest.mark.skipif(not (SHARED_BROKEN_DNG and shared_files()), reason="shared raws are not available")
+def test_pruned_dng_after_a_good_raw(make_napari_viewer, notifications):
+    """LibRaw leaves the buffer of a pruned compressed DNG unfilled: it must not show the pixels
+    (and levels) of the raw read before it as an image."""
+    viewer = make_napari_viewer()
+    good = next(p for p in shared_files() if p.suffix.lower() in (".cr2", ".dng"))
+    viewer.open(good, plugin="napari-darkvision")
+    message = open_refused(viewer, SHARED_BROKEN_DNG, notifications)
+    assert "no image data" in message

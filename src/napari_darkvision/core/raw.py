@@ -149,6 +149,7 @@ def read_raw(path: str | os.PathLike) -> RawImage:
         ) from err
     except (OSError, ValueError) as err:
         raise RawReadError(f"Cannot read {os.path.basename(path)}: {err}") from err
+    _check_data_declared(path, os.path.basename(path))
     _check_plausible(mosaic, black, white, os.path.basename(path))
     if wb[1] <= 0 or min(wb) <= 0:
         wb = (2.0, 1.0, 1.6, 1.0)  # no usable camera white balance: a daylight-ish guess
@@ -200,6 +201,40 @@ def _first(value):
 def _tag(tags, name):
     tag = tags.get(name)
     return None if tag is None else tag.value
+
+
+#: Fewer bytes than this per pixel cannot hold a raw image, even compressed (0.5 bit per pixel).
+MIN_BYTES_PER_PIXEL = 1 / 16
+
+
+def _check_data_declared(path: str, name: str) -> None:
+    """For TIFF-based raws (DNG, NEF, ARW, PEF...): the sensor data the file declares is there.
+
+    LibRaw decodes a pruned compressed raw (image data cut to a few bytes, as in metadata-only
+    test files) without an error, into a buffer it never fills: the "image" is then whatever
+    that memory held before (often the previous raw read in the process), levels included."""
+    try:
+        import tifffile
+
+        size = os.path.getsize(path)
+        with tifffile.TiffFile(path) as tif:
+            pages = list(tif.pages)
+            pages += [sub for page in tif.pages for sub in (page.pages or [])]
+            for page in pages:
+                if page.photometric != 32803:  # CFA: the sensor data
+                    continue
+                counts = [int(c) for c in page.databytecounts]
+                ends = [int(o) + c for o, c in zip(page.dataoffsets, counts, strict=False)]
+                pixels = int(page.imagelength) * int(page.imagewidth)
+                if sum(counts) < pixels * MIN_BYTES_PER_PIXEL or max(ends, default=size + 1) > size:
+                    raise RawReadError(
+                        f"{name} has no image data ({sum(counts)} bytes for {pixels} pixels): the "
+                        "file is truncated or holds metadata only."
+                    )
+    except RawReadError:
+        raise
+    except Exception:  # noqa: BLE001 - not every raw is a TIFF: LibRaw's own checks stand
+        pass
 
 
 def _check_plausible(mosaic: np.ndarray, black, white: float, name: str) -> None:
