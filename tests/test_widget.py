@@ -144,3 +144,55 @@ def test_cancel_mid_run(sample_viewer, qtbot, notifications):
     widget.start(ratio=100)
     qtbot.waitUntil(lambda: widget.worker is None, timeout=TIMEOUT_MS)
     assert len(viewer.layers) == 2
+
+
+def test_live_preview(sample_viewer, qtbot):
+    viewer, widget, source = sample_viewer
+    assert widget.preview.value is False  # off by default: it costs CPU at every click
+    widget.ratio_preset.value = "x100"
+    widget.preview.value = True
+    qtbot.waitUntil(
+        lambda: widget.preview_layer is not None and widget.preview_worker is None, timeout=TIMEOUT_MS
+    )
+    preview = widget.preview_layer
+    assert preview.name == "darkvision preview"
+    assert preview.rgb and preview.data.dtype == np.uint16
+    assert preview.data.shape == (1024, 1024, 3)
+    assert tuple(preview.translate) == (88, 288)  # the centre, lined up with the raw mosaic
+    assert preview.metadata["ratio"] == 100
+    assert len(viewer.layers) == 2
+
+    widget.ratio_preset.value = "x250"
+    qtbot.waitUntil(
+        lambda: preview.metadata["ratio"] == 250 and widget.preview_worker is None, timeout=TIMEOUT_MS
+    )
+    assert widget.preview_layer is preview and len(viewer.layers) == 2  # updated in place
+
+    # the preview shows what Enhance gives: compare with the full result away from the edges
+    widget.ratio_preset.value = "x100"
+    qtbot.waitUntil(
+        lambda: preview.metadata["ratio"] == 100 and widget.preview_worker is None, timeout=TIMEOUT_MS
+    )
+    full = enhance_with_button(qtbot, widget)
+    inner = full.data[88 + 64 : 88 + 1024 - 64, 288 + 64 : 288 + 1024 - 64].astype(np.float64)
+    difference = np.abs(preview.data[64:-64, 64:-64].astype(np.float64) - inner)
+    print(f"preview vs full result: mean |difference| {difference.mean():.1f} of 65535")
+    assert difference.mean() < 0.01 * 65535
+
+    widget.preview.value = False
+    assert widget.preview_layer is None
+    assert preview not in viewer.layers
+    assert [layer.name for layer in viewer.layers] == ["gopro_dark_x100", "gopro_dark_x100 [darkvision ×100]"]
+
+
+def test_closing_napari_while_enhancing(sample_viewer, qtbot):
+    from qtpy.QtCore import QThreadPool
+
+    viewer, widget, _ = sample_viewer
+    widget.preview.value = True
+    worker = widget.start(ratio=100)
+    with qtbot.waitSignal(worker.yielded, timeout=TIMEOUT_MS):
+        pass
+    viewer.close()  # the worker's last signals then reach a deleted widget: they must be ignored
+    qtbot.waitUntil(lambda: QThreadPool.globalInstance().activeThreadCount() == 0, timeout=TIMEOUT_MS)
+    qtbot.wait(200)

@@ -111,3 +111,15 @@ class EnhanceRequest:
     weights: str | None
     source_scale: tuple = ()
     source_translate: tuple = ()
+
+
+#: Side of the live preview's region, in sensor pixels (1 MP): fast enough to follow the controls.
+PREVIEW_SIDE = 1024
+
+
+def preview_box(shape: tuple[int, int], side: int = PREVIEW_SIDE) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) of the centre region; even offsets keep the CFA phase."""
+    h, w = shape
+    ph, pw = min(side, h - h % 2), min(side, w - w % 2)
+    top, left = (h - ph) // 4 * 2, (w - pw) // 4 * 2
+    return top, top + ph, left, left + pw

@@ -8,7 +8,8 @@ and follow ``widget.worker`` and ``widget.last_result_layer``.
 
 from __future__ import annotations
 
-from functools import partial
+from contextlib import suppress
+from functools import partial, wraps
 from typing import TYPE_CHECKING
 
 from magicgui.widgets import (
@@ -22,6 +23,7 @@ from magicgui.widgets import (
     PushButton,
 )
 from napari.utils.notifications import show_error, show_info, show_warning
+from qtpy.QtCore import QTimer
 
 from ._state import (
     CUSTOM,
@@ -35,13 +37,13 @@ from ._state import (
     result_name,
     weights_path,
 )
-from ._worker import Failure, enhance_worker
+from ._worker import Failure, enhance_worker, preview_worker
 from .core.pipeline import MAX_RATIO, MIN_RATIO, Enhanced, EnhanceError, Progress, validate_ratio
 from .core.raw import RawReadError
 
 if TYPE_CHECKING:
     import napari
-    from napari.qt.threading import GeneratorWorker
+    from napari.qt.threading import FunctionWorker, GeneratorWorker
 
 STAGE_TEXT = {
     "read": "preparing the raw",
@@ -49,6 +51,28 @@ STAGE_TEXT = {
     "render": "rendering with LibRaw",
     "done": "done",
 }
+PREVIEW_NAME = "darkvision preview"
+#: Wait this long after the last change of a control before previewing (milliseconds).
+PREVIEW_DELAY_MS = 300
+
+
+def _slot(method):
+    """For handlers of worker and timer signals: they can arrive after napari closed the widget
+    (the worker finishes its tile first), when touching a deleted Qt widget would abort Python."""
+
+    @wraps(method)
+    def handler(self, *args):
+        if not self._alive:
+            return None
+        try:
+            return method(self, *args)
+        except RuntimeError as err:
+            if "deleted" not in str(err):
+                raise
+            self._on_destroyed()
+            return None
+
+    return handler
 
 
 class EnhanceWidget(Container):
@@ -57,8 +81,12 @@ class EnhanceWidget(Container):
     def __init__(self, napari_viewer: napari.viewer.Viewer):
         super().__init__(labels=True)
         self.viewer = napari_viewer
+        self._alive = True
         self.worker: GeneratorWorker | None = None
         self._cancelling = False
+        self.preview_worker: FunctionWorker | None = None
+        self.preview_layer = None
+        self._preview_pending = False
         self.last_result_layer = None
 
         self.layer = ComboBox(
@@ -104,6 +132,15 @@ class EnhanceWidget(Container):
             nullable=True,
             tooltip="Other U-Net weights (.safetensors); empty = the model shipped with the plugin.",
         )
+        self.preview = CheckBox(
+            name="preview",
+            text="Live preview (centre, 1 MP)",
+            value=False,
+            tooltip=(
+                "Enhance the centre of the raw whenever a setting changes, into a temporary "
+                f"'{PREVIEW_NAME}' layer: to choose the ratio before enhancing everything."
+            ),
+        )
         self.enhance_button = PushButton(name="enhance_button", text="Enhance")
         self.cancel_button = PushButton(
             name="cancel_button", text="Cancel", enabled=False, tooltip="Stop after the current tile."
@@ -117,6 +154,7 @@ class EnhanceWidget(Container):
                 self.ratio,
                 self.stretch,
                 self.weights,
+                self.preview,
                 self.enhance_button,
                 self.cancel_button,
                 self.progress,
@@ -126,6 +164,13 @@ class EnhanceWidget(Container):
         self._controls = (self.layer, self.ratio_preset, self.stretch, self.weights, self.enhance_button)
 
         self.ratio_preset.changed.connect(self._on_preset)
+        self.native.destroyed.connect(self._on_destroyed)
+        self._preview_timer = QTimer(self.native)
+        self._preview_timer.setSingleShot(True)
+        self._preview_timer.setInterval(PREVIEW_DELAY_MS)
+        self._preview_timer.timeout.connect(self.update_preview)
+        for control in (self.layer, self.ratio_preset, self.ratio, self.stretch, self.weights, self.preview):
+            control.changed.connect(self._schedule_preview)
         self.enhance_button.changed.connect(lambda *_: self.start())
         self.cancel_button.changed.connect(lambda *_: self.cancel())
         layers = self.viewer.layers.events
@@ -173,27 +218,11 @@ class EnhanceWidget(Container):
         if self.worker is not None:
             show_warning("napari-darkvision: an enhancement is already running; cancel it first.")
             return None
-        layer = self.layer.value if layer is None else layer
         try:
-            raw = raw_from_layer(layer)
-            if ratio is None:
-                chosen = requested_ratio(self.ratio_preset.value, self.ratio.value)
-            else:
-                value = validate_ratio(ratio)
-                chosen = "auto" if value is None else value
-            weights = weights_path(self.weights.value if weights is None else weights)
+            request = self._request(layer, ratio, stretch, weights)
         except (EnhanceError, RawReadError) as err:
             show_error(f"napari-darkvision: {err}")
             return None
-        request = EnhanceRequest(
-            raw=raw,
-            source_name=layer.name,
-            ratio=chosen,
-            stretch=bool(self.stretch.value if stretch is None else stretch),
-            weights=weights,
-            source_scale=tuple(layer.scale),
-            source_translate=tuple(layer.translate),
-        )
         worker = enhance_worker(request)
         self._cancelling = False
         worker.yielded.connect(self._on_progress)
@@ -207,6 +236,25 @@ class EnhanceWidget(Container):
         worker.start()
         return worker
 
+    def _request(self, layer=None, ratio=None, stretch=None, weights=None) -> EnhanceRequest:
+        """The request from the controls, overridden by the arguments; raises for bad input."""
+        layer = self.layer.value if layer is None else layer
+        raw = raw_from_layer(layer)
+        if ratio is None:
+            chosen = requested_ratio(self.ratio_preset.value, self.ratio.value)
+        else:
+            value = validate_ratio(ratio)
+            chosen = "auto" if value is None else value
+        return EnhanceRequest(
+            raw=raw,
+            source_name=layer.name,
+            ratio=chosen,
+            stretch=bool(self.stretch.value if stretch is None else stretch),
+            weights=weights_path(self.weights.value if weights is None else weights),
+            source_scale=tuple(layer.scale),
+            source_translate=tuple(layer.translate),
+        )
+
     def cancel(self) -> None:
         """Stop the running enhancement after the current tile; adds no layer."""
         if self.worker is not None:
@@ -215,6 +263,16 @@ class EnhanceWidget(Container):
             self.cancel_button.enabled = False
             self.worker.quit()
 
+    def _on_destroyed(self, *_) -> None:
+        """The widget is gone (closed viewer or dock): stop what runs, touch no Qt widget again."""
+        self._alive = False
+        with suppress(RuntimeError):  # the timer may already be deleted, e.g. at exit
+            self._preview_timer.stop()
+        for worker in (self.worker, self.preview_worker):
+            if worker is not None:
+                worker.quit()
+
+    @_slot
     def _on_progress(self, step: Progress) -> None:
         if self._cancelling:
             return  # events queued before the worker saw the request
@@ -225,6 +283,7 @@ class EnhanceWidget(Container):
             self.progress.value = self.progress.max
         self.status.value = STAGE_TEXT.get(step.stage, step.stage).format(done=step.done, total=step.total)
 
+    @_slot
     def _on_returned(self, request: EnhanceRequest, result: Enhanced | Failure) -> None:
         if isinstance(result, Failure):
             self.status.value = "failed"
@@ -242,13 +301,94 @@ class EnhanceWidget(Container):
         )
         self.status.value = f"done in {metadata.get('seconds', 0):.1f} s on {metadata.get('device', '?')}"
 
+    @_slot
     def _on_aborted(self) -> None:
         self.status.value = "cancelled"
         show_info("napari-darkvision: enhancement cancelled.")
 
+    @_slot
     def _on_finished(self) -> None:
         if self.status.value in ("cancelled", "failed"):
             self.progress.value = 0
         self.worker = None
         self._cancelling = False
         self._set_running(False)
+        if self._preview_pending:
+            self._schedule_preview()
+
+    # -- live preview ---------------------------------------------------------------------------
+
+    def _schedule_preview(self, *_) -> None:
+        if self.preview.value:
+            self._preview_timer.start()  # restarts: one preview after a burst of changes
+        else:
+            self._preview_timer.stop()
+            self._preview_pending = False
+            self._remove_preview_layer()
+
+    @_slot
+    def update_preview(self) -> FunctionWorker | None:
+        """Enhance the centre region with the current settings into the preview layer.
+
+        Runs after the controls settle; while another run is going it waits for it. Returns
+        the started worker, or None. Problems go to the status line: a preview that follows
+        every click must not pile up notifications."""
+        if not self.preview.value:
+            return None
+        if self.worker is not None or self.preview_worker is not None:
+            self._preview_pending = True
+            return None
+        self._preview_pending = False
+        try:
+            request = self._request()
+        except (EnhanceError, RawReadError) as err:
+            self.status.value = f"no preview: {err}"
+            self._remove_preview_layer()
+            return None
+        worker = preview_worker(request)
+        worker.returned.connect(partial(self._on_preview, request))
+        worker.finished.connect(self._on_preview_finished)
+        self.preview_worker = worker
+        self.status.value = "previewing"
+        worker.start()
+        return worker
+
+    @_slot
+    def _on_preview(self, request: EnhanceRequest, returned) -> None:
+        result, (top, _, left, _) = returned
+        if isinstance(result, Failure):
+            self.status.value = result.message
+            return
+        if not self.preview.value:
+            return  # switched off while it ran
+        scale = request.source_scale or (1.0, 1.0)
+        origin = request.source_translate or (0.0, 0.0)
+        translate = (origin[0] + top * scale[0], origin[1] + left * scale[1])
+        metadata = result_metadata(result.metadata, request.source_name)
+        if self.preview_layer is not None and self.preview_layer in self.viewer.layers:
+            self.preview_layer.data = result.image
+            self.preview_layer.metadata = metadata
+            self.preview_layer.translate = translate
+            self.preview_layer.scale = scale
+        else:
+            self.preview_layer = self.viewer.add_image(
+                result.image,
+                name=PREVIEW_NAME,
+                rgb=True,
+                contrast_limits=(0, 65535),
+                metadata=metadata,
+                scale=scale,
+                translate=translate,
+            )
+        self.status.value = f"preview {result_name(request.source_name, request.raw, result.metadata)}"
+
+    @_slot
+    def _on_preview_finished(self) -> None:
+        self.preview_worker = None
+        if self._preview_pending:
+            self.update_preview()
+
+    def _remove_preview_layer(self) -> None:
+        if self.preview_layer is not None and self.preview_layer in self.viewer.layers:
+            self.viewer.layers.remove(self.preview_layer)
+        self.preview_layer = None

@@ -9,13 +9,13 @@ the worker stops at its next yield, so between two tiles.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from napari.qt.threading import thread_worker
 
-from ._state import EnhanceRequest
-from .core.pipeline import Enhanced, EnhanceError, enhance_steps
-from .core.raw import RawReadError
+from ._state import EnhanceRequest, preview_box
+from .core.pipeline import Enhanced, EnhanceError, auto_ratio, enhance_steps, run_to_end
+from .core.raw import RawImage, RawReadError
 
 logger = logging.getLogger(__name__)
 
@@ -52,5 +52,30 @@ def run_enhance(request: EnhanceRequest, device: str | None = None):
     return result
 
 
+def run_preview(request: EnhanceRequest, device: str | None = None) -> tuple[Enhanced | Failure, tuple]:
+    """Enhance the centre region only, for the live preview: (result, (top, bottom, left, right)).
+
+    "auto" is estimated on the whole raw, as the full run does, so the preview shows the
+    exposure the Enhance button will give; the stretch, though, sees only the region."""
+    box = preview_box(request.raw.shape)
+    top, bottom, left, right = box
+    try:
+        ratio = auto_ratio(request.raw) if request.ratio == "auto" else request.ratio
+        # no path: LibRaw renders the region from a temporary DNG, never from the source file
+        crop = RawImage(
+            **{**request.raw.__dict__, "mosaic": request.raw.mosaic[top:bottom, left:right], "path": ""}
+        )
+        steps = run_enhance(replace(request, raw=crop, ratio=ratio), device)
+        result = run_to_end(steps)
+    except Exception as err:  # noqa: BLE001 - a preview must never raise into napari
+        logger.exception("preview of %s failed", request.source_name)
+        result = Failure(f"preview failed: {type(err).__name__}: {err}")
+    if isinstance(result, Enhanced):
+        result.metadata["ratio_mode"] = "auto" if request.ratio == "auto" else "manual"
+    return result, box
+
+
 #: ``enhance_worker(request)`` -> a GeneratorWorker, not yet started.
 enhance_worker = thread_worker(run_enhance, start_thread=False)
+#: ``preview_worker(request)`` -> a FunctionWorker, not yet started.
+preview_worker = thread_worker(run_preview, start_thread=False)
