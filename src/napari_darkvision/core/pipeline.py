@@ -14,12 +14,20 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-import numpy as np
+#: OpenMP threads (torch's, LibRaw's) sleep instead of spinning when they wait for each other.
+#: On a computer whose cores are busy with other work, spinning threads wait for each other's
+#: time slices: 2 threads on 2 busy cores ran the network 8x slower than 1 thread; passive,
+#: as fast as 1 thread. On an idle computer it costs a thread wake-up (microseconds) per layer
+#: (milliseconds of work). It only takes effect if set before torch is imported; a value set by
+#: the user wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from .raw import RawImage, pack, read_raw, unpack
-from .render import render
-from .render import stretch as stretch_image
-from .tiling import DEFAULT_OVERLAP, DEFAULT_TILE
+import numpy as np  # noqa: E402
+
+from .raw import RawImage, pack, read_raw, unpack  # noqa: E402
+from .render import render  # noqa: E402
+from .render import stretch as stretch_image  # noqa: E402
+from .tiling import DEFAULT_OVERLAP, DEFAULT_TILE  # noqa: E402
 
 #: Accepted exposure ratios; SID uses 100-300. Larger ratios only amplify noise.
 MIN_RATIO, MAX_RATIO = 1.0, 3000.0
@@ -86,11 +94,16 @@ def cached_model(weights: str | None = None, device: str | None = None):
 def enhance_steps(source: RawImage | str | os.PathLike, ratio: float | str | None = "auto",
                   stretch: bool = False, weights: str | None = None, device: str | None = None,
                   tile: int = DEFAULT_TILE, overlap: int = DEFAULT_OVERLAP,
-                  sensor_orientation: bool = False) -> Generator[Progress, None, Enhanced]:  # fmt: skip
-    """Enhance step by step, yielding progress; returns the :class:`Enhanced` image."""
+                  sensor_orientation: bool = False,
+                  precision: str = "auto") -> Generator[Progress, None, Enhanced]:  # fmt: skip
+    """Enhance step by step, yielding progress; returns the :class:`Enhanced` image.
+
+    `precision` of the network: "auto" (bfloat16 on CPUs with native bfloat16, else float32;
+    see :func:`~napari_darkvision.core.tiling.resolve_precision`), "float32" or "bfloat16".
+    """
     import torch
 
-    from .tiling import run_tiled
+    from .tiling import resolve_precision, run_tiled
 
     chosen = validate_ratio(ratio)
     started = time.perf_counter()
@@ -100,15 +113,16 @@ def enhance_steps(source: RawImage | str | os.PathLike, ratio: float | str | Non
         chosen = auto_ratio(raw)
     model = cached_model(os.fspath(weights) if weights else None, device)
     model_device = next(model.parameters()).device
+    precision = resolve_precision(precision, model_device)
     packed = pack(raw, ratio=chosen)
-    tiles = run_tiled(model, packed, tile=tile, overlap=overlap, device=model_device)
+    tiles = run_tiled(model, packed, tile=tile, overlap=overlap, device=model_device, precision=precision)
     try:
         while True:
             done, total = next(tiles)
             yield Progress("network", done, total)
     except StopIteration as finished:
         clean = finished.value
-    del packed
+    del packed, tiles
     mosaic = unpack(clean, raw)
     del clean
     yield Progress("render", 0, 1)
@@ -126,6 +140,7 @@ def enhance_steps(source: RawImage | str | os.PathLike, ratio: float | str | Non
         "model_version": config.version,
         "weights": getattr(model, "weights_path", ""),
         "device": str(model_device),
+        "precision": precision,
         "torch_threads": torch.get_num_threads(),
         "seconds": round(time.perf_counter() - started, 3),
         "camera": f"{raw.make} {raw.model}".strip(),
