@@ -28,6 +28,12 @@ def sample_viewer(make_napari_viewer):
     return viewer, widget, layer
 
 
+def previewed(widget) -> bool:
+    """The preview is there and up to date, or failed (then fail the test at once)."""
+    settled = widget.preview_worker is None and not widget._preview_timer.isActive()
+    return settled and (widget.preview_layer is not None or "fail" in widget.status.value)
+
+
 def enhance_with_button(qtbot, widget):
     widget.enhance_button.clicked.emit()
     assert widget.worker is not None
@@ -151,9 +157,8 @@ def test_live_preview(sample_viewer, qtbot):
     assert widget.preview.value is False  # off by default: it costs CPU at every click
     widget.ratio_preset.value = "x100"
     widget.preview.value = True
-    qtbot.waitUntil(
-        lambda: widget.preview_layer is not None and widget.preview_worker is None, timeout=TIMEOUT_MS
-    )
+    qtbot.waitUntil(lambda: previewed(widget), timeout=TIMEOUT_MS)
+    assert widget.preview_layer is not None, widget.status.value
     preview = widget.preview_layer
     assert preview.name == "darkvision preview"
     assert preview.rgb and preview.data.dtype == np.uint16
@@ -196,3 +201,16 @@ def test_closing_napari_while_enhancing(sample_viewer, qtbot):
     viewer.close()  # the worker's last signals then reach a deleted widget: they must be ignored
     qtbot.waitUntil(lambda: QThreadPool.globalInstance().activeThreadCount() == 0, timeout=TIMEOUT_MS)
     qtbot.wait(200)
+
+
+def test_dock_from_the_plugins_menu(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("napari-darkvision", "Enhance")
+    assert isinstance(widget, EnhanceWidget)
+    assert widget.layer.choices == ()
+    (layer,) = viewer.open_sample("napari-darkvision", "dark_gopro")
+    assert widget.layer.value.name == layer.name  # napari hands plugins a proxy of the viewer
+    widget.ratio_preset.value = "x100"
+    assert widget.start() is not None
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=TIMEOUT_MS)
+    assert len(viewer.layers) == 2

@@ -21,8 +21,10 @@ PRESET_NAMES = (*RATIO_PRESETS, CUSTOM)
 
 def is_raw_layer(layer) -> bool:
     """An image layer made by our reader (or carrying the same metadata)."""
+    from napari.layers import Image
+
     metadata = getattr(layer, "metadata", None) or {}
-    return getattr(layer, "_type_string", "") == "image" and bool(metadata.get("darkvision_raw"))
+    return isinstance(layer, Image) and bool(metadata.get("darkvision_raw"))
 
 
 def requested_ratio(preset: str, custom: float) -> float | str:
