@@ -24,7 +24,9 @@ def test_npe2_validate_with_imports():
 def test_manifest_contributions():
     from npe2 import PluginManager
 
-    manifest = PluginManager.instance().get_manifest("napari-darkvision")
+    plugins = PluginManager.instance()
+    plugins.discover()  # napari does this when it starts; these tests may run before any viewer
+    manifest = plugins.get_manifest("napari-darkvision")
     assert manifest.display_name == "napari-darkvision"
     (reader,) = manifest.contributions.readers
     assert reader.command == "napari-darkvision.get_reader"

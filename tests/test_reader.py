@@ -91,7 +91,9 @@ def test_get_reader_refuses_directories_lists_and_missing_files(tmp_path, make_d
 def test_manifest_patterns_cover_raw_extensions():
     from npe2 import PluginManager
 
-    manifest = PluginManager.instance().get_manifest("napari-darkvision")
+    plugins = PluginManager.instance()
+    plugins.discover()  # napari does this when it starts; these tests may run before any viewer
+    manifest = plugins.get_manifest("napari-darkvision")
     (reader,) = manifest.contributions.readers
     patterns = set(reader.filename_patterns)
     for extension in RAW_EXTENSIONS:
