@@ -1,7 +1,5 @@
 """Training, resuming, SID-format lists and evaluation."""
 
-import json
-
 import numpy as np
 import pytest
 import torch
@@ -121,11 +119,9 @@ def test_shipped_model_beats_plain_scaling_and_keeps_colour_on_a_fixed_pair(tmp_
     from napari_darkvision.training.metrics import channel_mean_error, psnr, shadow_mean_error
 
     dark, clean = read_raw(SAMPLE), read_raw(CLEAN_REFERENCE)
-    noisy = pack(dark, ratio=100)[:, 100:356, 200:456]
-    reference = np.clip(pack(clean), 0, 1)[:, 100:356, 200:456]
+    noisy = pack(dark, ratio=100)
+    reference = np.clip(pack(clean), 0, 1)
     ours = run_to_end(run_tiled(load_model(device="cpu"), noisy))
     assert psnr(ours, reference) > psnr(np.clip(noisy, 0, 1), reference) + 4.0
-    assert max(abs(e) for e in channel_mean_error(ours, reference)) < 0.05
-    assert abs(shadow_mean_error(ours, reference)) < 0.3
-    summary = json.dumps({"psnr": psnr(ours, reference)})
-    assert "psnr" in summary
+    assert max(abs(e) for e in channel_mean_error(ours, reference)) < 0.025  # no colour cast
+    assert abs(shadow_mean_error(ours, reference)) < 0.10  # darkest 5 %: level kept
