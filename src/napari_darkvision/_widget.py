@@ -88,6 +88,9 @@ class EnhanceWidget(Container):
         self.preview_layer = None
         self._preview_pending = False
         self.last_result_layer = None
+        # Import torch while the widget docks: imported by the worker thread on the first run, it
+        # holds the interpreter lock for ~0.3 s and freezes the viewer mid-run (benchmarks/).
+        import torch  # noqa: F401
 
         self.layer = ComboBox(
             name="layer",
