@@ -99,3 +99,13 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("napari"):
             item.add_marker(skip)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Let napari's thread workers finish before Python tears Qt down: a worker still running a
+    tile at exit can crash the interpreter after the tests have passed."""
+    if "qtpy" not in sys.modules:
+        return
+    from qtpy.QtCore import QThreadPool
+
+    QThreadPool.globalInstance().waitForDone(30_000)
