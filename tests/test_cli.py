@@ -7,8 +7,8 @@ import sys
 import numpy as np
 import pytest
 import tifffile
-from conftest import SAMPLE
 
+from conftest import SAMPLE
 from napari_darkvision.cli import main
 
 
@@ -25,7 +25,10 @@ def test_enhance_writes_16_bit_png_and_tiff(tmp_path, make_dng):
     before = source.read_bytes()
     assert main(["enhance", str(source), "-o", str(tmp_path / "out.png"), "--ratio", "100", "-q"]) == 0
     assert _png_size(tmp_path / "out.png") == (raw.mosaic.shape[1], raw.mosaic.shape[0], 16, 2)
-    assert main(["enhance", str(source), "-o", str(tmp_path / "out.tif"), "--ratio", "auto", "--stretch", "-q"]) == 0
+    assert (
+        main(["enhance", str(source), "-o", str(tmp_path / "out.tif"), "--ratio", "auto", "--stretch", "-q"])
+        == 0
+    )
     image = tifffile.imread(tmp_path / "out.tif")
     assert image.shape == raw.mosaic.shape + (3,) and image.dtype == np.uint16
     assert source.read_bytes() == before  # the input is never written

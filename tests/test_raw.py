@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-from conftest import BLACK, WHITE, shared_files, synthetic_raw
 
+from conftest import BLACK, WHITE, shared_files, synthetic_raw
 from napari_darkvision.core.raw import (
     BAYER_LAYOUTS,
     RawImage,
@@ -23,7 +23,9 @@ def test_pack_puts_each_colour_in_its_channel(cfa):
     mosaic = mosaic_from_packed(np.stack([np.full((3, 4), v, np.uint16) for v in values.values()]), cfa)
     r_pos, _, b_pos, _ = channel_positions(cfa)
     assert mosaic[r_pos] == 1000 and mosaic[b_pos] == 3000
-    raw = RawImage(mosaic=mosaic, cfa=cfa, black_level=(0, 0, 0, 0), white_level=10000, camera_wb=(1, 1, 1, 1))
+    raw = RawImage(
+        mosaic=mosaic, cfa=cfa, black_level=(0, 0, 0, 0), white_level=10000, camera_wb=(1, 1, 1, 1)
+    )
     packed = pack(raw)
     assert packed.shape == (4, 3, 4)
     assert np.allclose(packed.reshape(4, -1).mean(axis=1), [0.1, 0.2, 0.3, 0.4])

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import rawpy
-from conftest import SHARED_RAW, synthetic_raw
 
+from conftest import SHARED_RAW, synthetic_raw
 from napari_darkvision.core.raw import pack, read_raw, unpack
 from napari_darkvision.core.render import LIBRAW_OPTIONS, quick_render, render, stretch
 
@@ -41,6 +41,7 @@ def test_quick_render_matches_libraw_colours_on_the_chart():
     libraw = render(raw, raw.mosaic, sensor_orientation=True).astype(np.float32) / 65535
     half = libraw[: 2 * quick.shape[0], : 2 * quick.shape[1]]
     half = half.reshape(quick.shape[0], 2, quick.shape[1], 2, 3).mean(axis=(1, 3))
+
     # compare the colour (chromaticity) of 16x16 blocks, not pixels: the demosaic differs, and
     # LibRaw lowers its white point to the brightest pixel when that is over 75 % of white
     def chroma(a):

@@ -55,7 +55,8 @@ def test_row_noise_is_shared_along_a_sensor_row(noise_model):
 def test_noise_model_gain_range_follows_the_calibration(noise_model):
     rng = np.random.default_rng(2)
     gains = [noise_model.eld_params("SonyA7S2", rng).K for _ in range(300)]
-    cal = json.load(open(ELD))["SonyA7S2"]
+    with open(ELD) as f:
+        cal = json.load(f)["SonyA7S2"]
     assert cal["Kmin"] <= min(gains) and max(gains) <= cal["Kmax"]
     assert np.log(max(gains) / min(gains)) > 0.8 * np.log(cal["Kmax"] / cal["Kmin"])
 
@@ -82,7 +83,9 @@ def test_unprocessed_colour_statistics_cover_real_cameras():
 
 
 def test_pairs_are_deterministic_for_a_seed(noise_model):
-    clean = unprocess(np.full((32, 32, 3), 0.5, np.float32), CameraLook(np.array([2, 1, 1.5, 1.0]), np.eye(3)))
+    clean = unprocess(
+        np.full((32, 32, 3), 0.5, np.float32), CameraLook(np.array([2, 1, 1.5, 1.0]), np.eye(3))
+    )
     look = CameraLook(np.array([2, 1, 1.5, 1.0]), np.eye(3))
     a = make_pair(clean, look, noise_model, np.random.default_rng(7))
     b = make_pair(clean, look, noise_model, np.random.default_rng(7))

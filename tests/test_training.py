@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 import torch
-from conftest import synthetic_raw
 from PIL import Image
 
+from conftest import synthetic_raw
 from napari_darkvision.core.dng import write_dng
 from napari_darkvision.core.model import load_model
 from napari_darkvision.training.datasets import exposure_from_name, read_sid_list, split_photos
@@ -112,7 +112,6 @@ def test_bm3d_with_the_true_noise_level_denoises():
 def test_shipped_model_beats_plain_scaling_and_keeps_colour_on_a_fixed_pair(tmp_path):
     """Fails for untrained weights: they do not denoise, and shift levels."""
     from conftest import CLEAN_REFERENCE, SAMPLE
-
     from napari_darkvision.core.pipeline import run_to_end
     from napari_darkvision.core.raw import pack, read_raw
     from napari_darkvision.core.tiling import run_tiled

@@ -33,7 +33,11 @@ def _enhance(args) -> int:
             event = next(steps)
             label = {"network": "denoising", "render": "rendering"}.get(event.stage, event.stage)
             bar.set_description(f"{source.name}: {label}")
-            done = 5 + 85 * event.fraction if event.stage == "network" else {"read": 5, "render": 90}.get(event.stage, 100)
+            done = (
+                5 + 85 * event.fraction
+                if event.stage == "network"
+                else {"read": 5, "render": 90}.get(event.stage, 100)
+            )
             bar.update(done - bar.n)
     except StopIteration as finished:
         result = finished.value
@@ -109,7 +113,9 @@ def _fail(message: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="napari-darkvision", description="See in the dark: enhance dark camera raws.")
+    parser = argparse.ArgumentParser(
+        prog="napari-darkvision", description="See in the dark: enhance dark camera raws."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("enhance", help="enhance a dark raw file into a 16-bit PNG or TIFF")

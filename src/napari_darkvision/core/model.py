@@ -38,7 +38,9 @@ class ModelConfig:
 
 
 SID_REFERENCE = ModelConfig()
-FAST = ModelConfig(base_channels=24, depth=4, unshuffle=2, residual=False, name="darkvision-fast", version="1")
+FAST = ModelConfig(
+    base_channels=24, depth=4, unshuffle=2, residual=False, name="darkvision-fast", version="1"
+)
 ARCHITECTURES = {"sid": SID_REFERENCE, "fast": FAST}
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -129,7 +130,7 @@ def evaluate(opts: EvalOptions, progress: bool = True) -> dict:
             estimates = {"plain scaling": np.clip(pair.noisy, 0.0, 1.0)}
             if opts.bm3d and pair.noise is not None:
                 estimates["BM3D"] = _cached(opts.cache, f"{set_name}_{item.name}_bm3d",
-                                            lambda: bm3d_denoise(pair.noisy, pair.ratio, pair.noise))  # fmt: skip
+                                            partial(bm3d_denoise, pair.noisy, pair.ratio, pair.noise))  # fmt: skip
             for name, model in models.items():
                 estimates[name] = _run_model(model, pair.noisy)
             ref_rgb = quick_render(pair.clean, pair.look.wb, pair.look.rgb_from_camera)
@@ -147,7 +148,12 @@ def evaluate(opts: EvalOptions, progress: bool = True) -> dict:
                 })  # fmt: skip
             if len(grid_rows) < opts.grid_items * len(opts.ratios):
                 first_model = next(iter(models), None)
-                columns = [rendered["plain scaling"], rendered.get("BM3D"), rendered.get(first_model), ref_rgb]
+                columns = [
+                    rendered["plain scaling"],
+                    rendered.get("BM3D"),
+                    rendered.get(first_model),
+                    ref_rgb,
+                ]
                 grid_rows.append([c for c in columns if c is not None])
             if bar:
                 bar.update(1)

@@ -130,7 +130,7 @@ def train(opts: TrainOptions, resume: bool = False, progress: bool = True) -> di
 
     log_path = out / "log.csv"
     new_log = not (resume and log_path.is_file())
-    log = open(log_path, "w" if new_log else "a", newline="")
+    log = open(log_path, "w" if new_log else "a", newline="")  # noqa: SIM115 - open for the whole run
     writer = csv.writer(log)
     if new_log:
         writer.writerow(["step", "loss", "lr", "val_psnr_raw", "elapsed_s"])
