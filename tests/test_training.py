@@ -62,6 +62,16 @@ def test_resume_continues_exactly(tmp_path, photo_dir):
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
 
 
+def test_init_starts_from_given_weights(tmp_path, photo_dir):
+    train(_options(tmp_path / "a", photo_dir, 4), progress=False)
+    opts = _options(tmp_path / "b", photo_dir, 1)
+    opts.init, opts.lr = str(tmp_path / "a" / "final.safetensors"), 1e-12
+    train(opts, progress=False)
+    a = load_model(tmp_path / "a" / "final.safetensors", device="cpu").state_dict()
+    b = load_model(tmp_path / "b" / "final.safetensors", device="cpu").state_dict()
+    assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
+
+
 def test_photo_split_is_fixed_and_disjoint(photo_dir):
     from napari_darkvision.training.datasets import list_photos
 

@@ -44,6 +44,7 @@ class TrainOptions:
     val_items: int = 24
     threads: int | None = None
     session_steps: int | None = None  # stop after this many steps of this run (resume later)
+    init: str | None = None  # start from these weights (.safetensors) instead of random ones
 
 
 def _loss(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -119,6 +120,10 @@ def train(opts: TrainOptions, resume: bool = False, progress: bool = True) -> di
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=opts.lr)
     step, best, elapsed = 0, -float("inf"), 0.0
+    if opts.init:
+        from safetensors.torch import load_file
+
+        model.load_state_dict(load_file(opts.init))
     checkpoint = out / "last.pt"
     if resume and checkpoint.is_file():
         state = torch.load(checkpoint, map_location=device, weights_only=False)
