@@ -28,6 +28,7 @@ class ModelConfig:
     depth: int = 5
     unshuffle: int = 1  # fold s x s blocks of the packed image into channels first
     residual: bool = False  # predict a correction to the (amplified) input
+    refine: int = 0  # channels of a final stage at packed resolution that sees the input (0: none)
     name: str = "sid-reference"
     version: str = "0"
 
@@ -41,7 +42,11 @@ SID_REFERENCE = ModelConfig()
 FAST = ModelConfig(
     base_channels=24, depth=4, unshuffle=2, residual=False, name="darkvision-fast", version="1"
 )
-ARCHITECTURES = {"sid": SID_REFERENCE, "fast": FAST}
+#: FAST plus a small stage at packed resolution, for fine texture (weights load from FAST's).
+FAST_DETAIL = ModelConfig(
+    base_channels=24, depth=4, unshuffle=2, refine=16, name="darkvision-fast-detail", version="2"
+)
+ARCHITECTURES = {"sid": SID_REFERENCE, "fast": FAST, "fast-detail": FAST_DETAIL}
 
 
 def _block(cin: int, cout: int) -> nn.Sequential:
@@ -74,6 +79,18 @@ class UNet(nn.Module):
             cin = width
         self.head = nn.Conv2d(cin, 4 * s * s, 1)
         self.pool = nn.MaxPool2d(2)
+        self.refine = None
+        if config.refine:
+            # Fine texture survives the fold into s x s blocks only through the head's few
+            # channels; this stage puts it back from the input where the noise allows. Its last
+            # layer starts at zero, so training starts from the network without it.
+            self.refine = nn.Sequential(
+                nn.Conv2d(8, config.refine, 3, padding=1),
+                nn.LeakyReLU(0.2, inplace=True),
+                nn.Conv2d(config.refine, 4, 3, padding=1),
+            )
+            nn.init.zeros_(self.refine[2].weight)
+            nn.init.zeros_(self.refine[2].bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.fold(x)
@@ -86,7 +103,12 @@ class UNet(nn.Module):
         skips.pop()
         for up, merge in zip(self.up, self.merge, strict=True):
             h = merge(torch.cat([up(h), skips.pop()], dim=1))
-        out = self.unfold(self.head(h))
+        # The output stage runs in float32 even under bfloat16 autocast: 8 significant bits would
+        # band smooth gradients, and at these few channels float32 costs little.
+        with torch.autocast(x.device.type, enabled=False):
+            out = self.unfold(self.head(h.float()))
+            if self.refine is not None:
+                out = out + self.refine(torch.cat([x.float(), out], dim=1))
         return x + out if self.config.residual else out
 
 
