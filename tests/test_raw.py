@@ -88,3 +88,19 @@ def test_broken_and_non_bayer_files_are_refused_clearly(path):
     with pytest.raises(RawReadError) as info:
         read_raw(path)
     assert path.name in str(info.value)
+
+
+def test_x_trans_cmyg_and_monochrome_patterns_are_not_supported():
+    from napari_darkvision.core.raw import bayer_layout
+
+    assert bayer_layout(np.array([[3, 2], [0, 1]]), b"RGBG") == "GBRG"
+    x_trans = np.array(
+        [[1, 1, 0, 1, 1, 2], [1, 1, 2, 1, 1, 0], [2, 0, 1, 0, 2, 1],
+         [1, 1, 2, 1, 1, 0], [1, 1, 0, 1, 1, 2], [0, 2, 1, 2, 0, 1]]
+    )  # fmt: skip
+    with pytest.raises(RawReadError, match="X-Trans"):
+        bayer_layout(x_trans, b"RGBG")
+    with pytest.raises(RawReadError, match="'CMYG'"):
+        bayer_layout(np.array([[0, 1], [2, 3]]), b"CMYG")
+    with pytest.raises(RawReadError, match="monochrome"):
+        bayer_layout(None, b"RGBG")

@@ -78,12 +78,23 @@ class RawImage:
         return cls(mosaic=np.asarray(mosaic), **kwargs)
 
 
-def _cfa_name(raw_pattern: np.ndarray, color_desc: bytes) -> str:
+def bayer_layout(raw_pattern, color_desc: bytes) -> str:
+    """The 2x2 Bayer layout ("RGGB", ...) of LibRaw's colour pattern; RawReadError for X-Trans
+    (a 6x6 pattern), CMYG and other non-Bayer filters, and monochrome sensors (no pattern)."""
+    if raw_pattern is None:
+        raise RawReadError("it has no colour filter array (a monochrome or demosaiced raw)")
+    pattern = np.asarray(raw_pattern)
     letters = color_desc.decode("ascii", "replace")
+    if pattern.shape == (6, 6):
+        raise RawReadError("it has a 6x6 X-Trans colour filter (Fujifilm), not a 2x2 Bayer mosaic")
     try:
-        name = "".join(letters[int(i)] for i in np.asarray(raw_pattern)[:2, :2].ravel())
+        name = "".join(letters[int(i)] for i in pattern[:2, :2].ravel())
     except IndexError:
         name = "?"
+    if pattern.shape != (2, 2) or name not in BAYER_LAYOUTS:
+        raise RawReadError(
+            f"its colour filter pattern is {name!r} ({pattern.shape[0]}x{pattern.shape[1]}), not a 2x2 Bayer mosaic"
+        )
     return name
 
 
@@ -122,12 +133,13 @@ def read_raw(path: str | os.PathLike) -> RawImage:
                     "e.g. a film scan, X-Trans, Foveon, monochrome or an already demosaiced "
                     "file): napari-darkvision only supports Bayer sensors."
                 )
-            cfa = _cfa_name(raw.raw_pattern, raw.color_desc)
-            if cfa not in BAYER_LAYOUTS:
+            try:
+                cfa = bayer_layout(raw.raw_pattern, raw.color_desc)
+            except RawReadError as err:
                 raise RawReadError(
-                    f"{os.path.basename(path)} has colour filter pattern {cfa!r}; only 2x2 Bayer "
-                    f"layouts {', '.join(BAYER_LAYOUTS)} are supported (X-Trans and others are not)."
-                )
+                    f"{os.path.basename(path)} is not supported: {err}. napari-darkvision works on "
+                    f"2x2 Bayer sensors ({', '.join(BAYER_LAYOUTS)})."
+                ) from None
             mosaic = np.array(raw.raw_image_visible, dtype=np.uint16, copy=True)
             per_index = list(raw.black_level_per_channel)
             pattern = np.asarray(raw.raw_pattern)[:2, :2]
