@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 #: Shipped with the package; trained by ``napari-darkvision train`` (see weights/MODEL_CARD.md).
-DEFAULT_WEIGHTS = "darkvision-fast.safetensors"
+DEFAULT_WEIGHTS = "darkvision.safetensors"
 
 
 @dataclass(frozen=True)
