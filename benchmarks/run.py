@@ -16,6 +16,7 @@ process, so that a busy machine slows both alike.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -355,14 +356,14 @@ def child_preview(spec: dict) -> dict:
     import torch
 
     from napari_darkvision.core.pipeline import cached_model
-    from napari_darkvision.core.raw import RawImage, pack, read_raw
+    from napari_darkvision.core.raw import pack, read_raw
     from napari_darkvision.core.render import quick_render
     from napari_darkvision.core.tiling import run_tiled
 
     raw = read_raw(spec["path"])
     h, w = raw.shape
     top, left = (h // 2 - 512) // 2 * 2, (w // 2 - 512) // 2 * 2  # even: keeps the CFA phase
-    region = RawImage(**{**raw.__dict__, "mosaic": raw.mosaic[top : top + 1024, left : left + 1024]})
+    region = dataclasses.replace(raw, mosaic=raw.mosaic[top : top + 1024, left : left + 1024])
     model = cached_model()
 
     def preview():

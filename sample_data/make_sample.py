@@ -15,6 +15,7 @@ Run from the repository root: ``python sample_data/make_sample.py [--shared ../s
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -39,9 +40,7 @@ def main() -> None:
     source = read_raw(shared / "raw" / "HERO7_GOPR9231.DNG")
     h, w = source.mosaic.shape
     top, left = (h - CROP[0]) // 4 * 2, (w - CROP[1]) // 4 * 2  # even: keeps the RGGB phase
-    crop = RawImage(
-        **{**source.__dict__, "mosaic": source.mosaic[top : top + CROP[0], left : left + CROP[1]]}
-    )
+    crop = dataclasses.replace(source, mosaic=source.mosaic[top : top + CROP[0], left : left + CROP[1]])
     clean = np.clip(pack(crop), 0.0, 1.0)
 
     noise_model = NoiseModel.from_files(str(shared / "noise" / "eld_camera_params.json"))

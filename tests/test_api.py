@@ -1,5 +1,6 @@
 """The Python API and the pipeline behind it."""
 
+import dataclasses
 import sys
 
 import numpy as np
@@ -36,8 +37,9 @@ def test_auto_ratio_brings_a_dark_frame_to_a_normal_exposure():
     raw = dv.read_raw(SAMPLE)
     ratio = auto_ratio(raw)
     assert 50 <= ratio <= 400  # the sample is a x100 short exposure of a dim daylight scene
-    brighter = type(raw)(**{**raw.__dict__, "mosaic": raw.mosaic.astype(np.float32)})
-    brighter.mosaic = ((raw.mosaic.astype(np.float32) - 512) * 4 + 512).clip(0, 16383).astype(np.uint16)
+    brighter = dataclasses.replace(
+        raw, mosaic=((raw.mosaic.astype(np.float32) - 512) * 4 + 512).clip(0, 16383).astype(np.uint16)
+    )
     assert auto_ratio(brighter) == pytest.approx(ratio / 4, rel=0.1)
 
 

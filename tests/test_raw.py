@@ -1,5 +1,7 @@
 """Reading raws into RawImage, and packing Bayer mosaics to 4 channels and back."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -50,7 +52,7 @@ def test_pack_normalises_per_channel_black_and_ratio():
 
 def test_odd_sizes_keep_the_unpaired_edge():
     raw = synthetic_raw("RGGB", shape=(34, 50))
-    odd = RawImage(**{**raw.__dict__, "mosaic": raw.mosaic[:33, :49]})
+    odd = dataclasses.replace(raw, mosaic=raw.mosaic[:33, :49])
     packed = pack(odd)
     assert packed.shape == (4, 16, 24)
     assert np.array_equal(unpack(packed, odd), odd.mosaic)

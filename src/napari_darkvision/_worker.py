@@ -8,6 +8,7 @@ the worker stops at its next yield, so between two tiles.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, replace
 
@@ -15,7 +16,7 @@ from napari.qt.threading import thread_worker
 
 from ._state import EnhanceRequest, preview_box
 from .core.pipeline import Enhanced, EnhanceError, auto_ratio, enhance_steps, run_to_end
-from .core.raw import RawImage, RawReadError
+from .core.raw import RawReadError
 
 logger = logging.getLogger(__name__)
 
@@ -62,9 +63,7 @@ def run_preview(request: EnhanceRequest, device: str | None = None) -> tuple[Enh
     try:
         ratio = auto_ratio(request.raw) if request.ratio == "auto" else request.ratio
         # no path: LibRaw renders the region from a temporary DNG, never from the source file
-        crop = RawImage(
-            **{**request.raw.__dict__, "mosaic": request.raw.mosaic[top:bottom, left:right], "path": ""}
-        )
+        crop = dataclasses.replace(request.raw, mosaic=request.raw.mosaic[top:bottom, left:right], path="")
         steps = run_enhance(replace(request, raw=crop, ratio=ratio), device)
         result = run_to_end(steps)
     except Exception as err:  # noqa: BLE001 - a preview must never raise into napari

@@ -7,6 +7,7 @@ CLI); :func:`enhance` runs it to the end for scripts.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
@@ -75,7 +76,7 @@ def validate_ratio(ratio) -> float | None:
 
 def auto_ratio(raw: RawImage) -> float:
     """Estimate the amplification that brings the image to a normal exposure."""
-    sample = pack(RawImage(**{**raw.__dict__, "mosaic": raw.mosaic[::8, ::8]}), clip=False)
+    sample = pack(dataclasses.replace(raw, mosaic=raw.mosaic[::8, ::8]), clip=False)
     level = float(np.mean(np.clip(sample, 0.0, None)))
     # hot pixels and light sources should not decide the exposure of a whole scene
     level = min(level, float(np.percentile(sample, 99.9)))
@@ -106,6 +107,7 @@ def enhance_steps(source: RawImage | str | os.PathLike, ratio: float | str | Non
     from .tiling import resolve_precision, run_tiled
 
     chosen = validate_ratio(ratio)
+    ratio_mode = "auto" if chosen is None else "manual"
     started = time.perf_counter()
     raw = source if isinstance(source, RawImage) else read_raw(source)
     yield Progress("read", 1, 1)
@@ -134,7 +136,7 @@ def enhance_steps(source: RawImage | str | os.PathLike, ratio: float | str | Non
     metadata = {
         "source": raw.path,
         "ratio": chosen,
-        "ratio_mode": "auto" if validate_ratio(ratio) is None else "manual",
+        "ratio_mode": ratio_mode,
         "stretch": bool(stretch),
         "model": config.name,
         "model_version": config.version,

@@ -10,6 +10,7 @@ for previews and training figures.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 
@@ -48,7 +49,7 @@ def render(raw: RawImage, mosaic: np.ndarray, sensor_orientation: bool = False,
 
     with tempfile.TemporaryDirectory(prefix="darkvision-") as folder:
         path = os.path.join(folder, "render.dng")
-        staged = RawImage(**{**raw.__dict__, "mosaic": mosaic, "path": path})
+        staged = dataclasses.replace(raw, mosaic=mosaic, path=path)
         write_dng(path, staged)
         with rawpy.imread(path) as handle:
             return handle.postprocess(**options)
