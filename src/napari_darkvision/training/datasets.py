@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.raw import RawImage, pack, read_raw
-from .synth import CameraLook, NoiseModel, Pair, amplify, make_pair, random_look, short_exposure, unprocess
+from .synth import CameraLook, NoiseModel, Pair, make_pair, random_look, unprocess
 
 PHOTO_EXTENSIONS = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp"}
 #: SID caps its exposure ratios at 300.
@@ -37,7 +37,19 @@ def load_photo(path: Path) -> np.ndarray:
         return np.asarray(im.convert("RGB"))
 
 
-class PhotoPairs:
+class PairSource:
+    """A source of random training pairs: ``sample(rng)`` gives one :class:`Pair`."""
+
+    def sample(self, rng: np.random.Generator) -> Pair:
+        raise NotImplementedError
+
+    def batch(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """(noisy, clean) stacked to (size, 4, h, w)."""
+        pairs = [self.sample(rng) for _ in range(size)]
+        return np.stack([p.noisy for p in pairs]), np.stack([p.clean for p in pairs])
+
+
+class PhotoPairs(PairSource):
     """Random synthetic training pairs from clean photos (decoded once, kept in memory)."""
 
     def __init__(self, paths: list[Path], noise_model: NoiseModel, crop: int = 256):
@@ -57,12 +69,8 @@ class PhotoPairs:
         look = random_look(rng)
         return make_pair(unprocess(rgb, look), look, self.noise_model, rng)
 
-    def batch(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
-        pairs = [self.sample(rng) for _ in range(size)]
-        return np.stack([p.noisy for p in pairs]), np.stack([p.clean for p in pairs])
 
-
-class RawPairs:
+class RawPairs(PairSource):
     """Random synthetic pairs from real raw long exposures: no unprocessing needed."""
 
     def __init__(self, paths: list[Path], noise_model: NoiseModel, crop: int = 256):
@@ -78,10 +86,6 @@ class RawPairs:
         c = self.crop
         y, x = rng.integers(0, h - c + 1), rng.integers(0, w - c + 1)
         return make_pair(clean[:, y : y + c, x : x + c], look_of(raw), self.noise_model, rng)
-
-    def batch(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
-        pairs = [self.sample(rng) for _ in range(size)]
-        return np.stack([p.noisy for p in pairs]), np.stack([p.clean for p in pairs])
 
 
 def look_of(raw: RawImage) -> CameraLook:
@@ -163,7 +167,7 @@ def read_sid_list(list_file: str | os.PathLike) -> list[tuple[str, str, float]]:
     return pairs
 
 
-class SIDPairs:
+class SIDPairs(PairSource):
     """Real short/long pairs from a SID-format list (random aligned crops for training)."""
 
     def __init__(self, list_file: str | os.PathLike, crop: int = 512):
@@ -179,16 +183,12 @@ class SIDPairs:
             self._long_cache[long_path] = np.clip(pack(read_raw(long_path)), 0.0, 1.0)
         return noisy, self._long_cache[long_path], ratio, short
 
-    def sample(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        noisy, clean, _, _ = self.pair(int(rng.integers(len(self.entries))))
+    def sample(self, rng: np.random.Generator) -> Pair:
+        noisy, clean, ratio, raw = self.pair(int(rng.integers(len(self.entries))))
         _, h, w = clean.shape
         c = min(self.crop, h, w)
         y, x = rng.integers(0, h - c + 1), rng.integers(0, w - c + 1)
-        return noisy[:, y : y + c, x : x + c], clean[:, y : y + c, x : x + c]
-
-    def batch(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
-        samples = [self.sample(rng) for _ in range(size)]
-        return np.stack([s[0] for s in samples]), np.stack([s[1] for s in samples])
+        return Pair(noisy[:, y : y + c, x : x + c], clean[:, y : y + c, x : x + c], ratio, None, look_of(raw))
 
     def validation(self) -> list[ValItem]:
         items = []
@@ -197,9 +197,3 @@ class SIDPairs:
             pair = Pair(noisy, clean, ratio, None, look_of(raw))
             items.append(ValItem(f"{Path(short_path).stem}@x{ratio:g}", pair))
         return items
-
-
-__all__ = [
-    "PhotoPairs", "RawPairs", "SIDPairs", "ValItem", "amplify", "list_photos", "photo_validation",
-    "raw_validation", "read_sid_list", "short_exposure", "split_photos",
-]  # fmt: skip

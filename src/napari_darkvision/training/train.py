@@ -105,16 +105,13 @@ def default_noise_file(name: str) -> str:
 
 def validate(model: UNet, items, device: torch.device) -> float:
     """Mean raw-space PSNR over fixed validation pairs."""
+    from ..core.pipeline import run_to_end
+    from ..core.tiling import run_tiled
+
     model.eval()
-    scores = []
-    with torch.inference_mode():
-        for item in items:
-            x = torch.from_numpy(item.pair.noisy[None]).to(device)
-            m = model.config.multiple
-            _, _, h, w = x.shape
-            x = F.pad(x, (0, (-w) % m, 0, (-h) % m), mode="reflect")
-            y = model(x)[0, :, :h, :w].clamp(0, 1).cpu().numpy()
-            scores.append(psnr(y, item.pair.clean))
+    scores = [
+        psnr(run_to_end(run_tiled(model, item.pair.noisy, device=device)), item.pair.clean) for item in items
+    ]
     model.train()
     return float(np.mean(scores)) if scores else float("nan")
 
