@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from napari_darkvision.core.model import FAST, SID_REFERENCE, UNet, load_model, parameter_count, save_weights
+from napari_darkvision.core.model import (
+    FAST,
+    SID_REFERENCE,
+    SMALL,
+    UNet,
+    load_model,
+    parameter_count,
+    save_weights,
+)
 from napari_darkvision.core.pipeline import run_to_end
 from napari_darkvision.core.tiling import run_tiled, tile_starts
 
@@ -13,7 +21,7 @@ def test_sid_reference_has_the_published_size():
     assert parameter_count(UNet(SID_REFERENCE)) == pytest.approx(7.76e6, rel=0.005)
 
 
-@pytest.mark.parametrize("config", [SID_REFERENCE, FAST], ids=["sid", "fast"])
+@pytest.mark.parametrize("config", [SID_REFERENCE, FAST, SMALL], ids=["sid", "fast", "small"])
 def test_output_has_the_input_shape(config):
     x = torch.rand(1, 4, 2 * config.multiple, 3 * config.multiple)
     assert UNet(config)(x).shape == x.shape

@@ -61,6 +61,14 @@ def test_noise_model_gain_range_follows_the_calibration(noise_model):
     assert np.log(max(gains) / min(gains)) > 0.8 * np.log(cal["Kmax"] / cal["Kmin"])
 
 
+def test_other_cameras_are_no_darker_than_the_sid_camera(noise_model):
+    rng = np.random.default_rng(3)
+    sony_top = noise_model.eld["SonyA7S2"]["Kmax"]
+    draws = [noise_model.sample(rng) for _ in range(400)]
+    assert {d.camera for d in draws} - {"SonyA7S2"}  # the other cameras are drawn
+    assert max(d.K for d in draws) <= sony_top
+
+
 def test_process_inverts_unprocess_per_channel():
     rng = np.random.default_rng(3)
     rgb = rng.uniform(0.05, 0.85, size=(64, 64, 3)).astype(np.float32)

@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sid-list", help="SID-format list file (e.g. Sony_train_list.txt)")
     p.add_argument("--eld", help="ELD calibration JSON (eld_camera_params.json)")
     p.add_argument("--darktable", help="darktable noiseprofiles JSON for more cameras")
-    p.add_argument("--arch", choices=["fast", "fast-detail", "sid"], default="fast")
+    p.add_argument("--arch", choices=["small", "fast", "fast-detail", "sid"], default="small")
     p.add_argument("--steps", type=int, default=20000)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--crop", type=int, default=256, help="crop side in sensor pixels")
@@ -150,8 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int)
     p.add_argument("--device")
     p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
-    p.add_argument("--loss", choices=["l1", "l1+gamma"], default="l1+gamma",
-                   help="l1+gamma also weighs errors as they show after the display gamma")  # fmt: skip
+    p.add_argument("--loss", choices=["log-l1+gamma", "l1+gamma", "l1"], default="log-l1+gamma",
+                   help="l1+gamma also weighs errors as they show after the display gamma; log- "
+                        "averages each image's log loss (equal weight to dark and bright pairs)")  # fmt: skip
     p.add_argument("--init", help="start from these weights (e.g. the shipped model) with a new schedule")
     p.add_argument("--session-steps", type=int, help="stop after this many steps now; --resume later")
     p.add_argument("-q", "--quiet", action="store_true")

@@ -162,7 +162,13 @@ class NoiseModel:
     def __init__(self, eld: dict, darktable: list[dict] | None = None, sony_weight: float = 0.5,
                  darktable_weight: float = 0.25):  # fmt: skip
         self.eld = eld
-        self.darktable = darktable or []
+        #: Other cameras vary the noise's shape, not its strength: their gains stop at the SID
+        #: camera's top one. (Their own top ISOs, up to 28 DN per electron on the same 14-bit
+        #: scale, made half the training pairs far darker than SID's and taught the network to
+        #: blur everything.)
+        self.max_K = eld["SonyA7S2"]["Kmax"] if "SonyA7S2" in eld else float("inf")
+        darktable = [p for p in darktable or [] if np.mean(p["a"]) * (ELD_WHITE - ELD_BLACK) <= self.max_K]
+        self.darktable = darktable
         self.sony_weight = sony_weight
         self.darktable_weight = darktable_weight if self.darktable else 0.0
 
@@ -196,7 +202,8 @@ class NoiseModel:
     def eld_params(self, camera: str, rng: np.random.Generator, K: float | None = None) -> NoiseParams:
         cal = self.eld[camera]
         if K is None:
-            K = float(np.exp(rng.uniform(np.log(cal["Kmin"]), np.log(cal["Kmax"]))))
+            k_max = min(cal["Kmax"], self.max_K)
+            K = float(np.exp(rng.uniform(np.log(min(cal["Kmin"], k_max)), np.log(k_max))))
         profile = cal["Profile-1"]
 
         def scale(name: str) -> float:
