@@ -6,9 +6,13 @@ import torch
 
 from napari_darkvision.core.model import (
     FAST,
+    FAST_AWARE,
+    FAST_DETAIL,
     SID_REFERENCE,
     SMALL,
     UNet,
+    estimate_noise,
+    load_grown,
     load_model,
     parameter_count,
     save_weights,
@@ -21,7 +25,9 @@ def test_sid_reference_has_the_published_size():
     assert parameter_count(UNet(SID_REFERENCE)) == pytest.approx(7.76e6, rel=0.005)
 
 
-@pytest.mark.parametrize("config", [SID_REFERENCE, FAST, SMALL], ids=["sid", "fast", "small"])
+@pytest.mark.parametrize(
+    "config", [SID_REFERENCE, FAST, SMALL, FAST_AWARE], ids=["sid", "fast", "small", "aware"]
+)
 def test_output_has_the_input_shape(config):
     x = torch.rand(1, 4, 2 * config.multiple, 3 * config.multiple)
     assert UNet(config)(x).shape == x.shape
@@ -82,12 +88,56 @@ def test_closing_the_generator_stops_between_tiles():
     calls = []
     original = model.forward
 
-    def counting(x):
+    def counting(*args):
         calls.append(1)
-        return original(x)
+        return original(*args)
 
     model.forward = counting
     steps = run_tiled(model, np.zeros((4, 256, 256), np.float32), tile=64, overlap=16)
     next(steps)
     steps.close()
     assert len(calls) == 1
+
+
+@pytest.mark.parametrize("ratio_gain", [0.2, 2.0])
+def test_noise_estimate_finds_the_poisson_gaussian_line(ratio_gain):
+    """Shot noise (variance a * signal) and read noise (b), on a smooth scene with an edge."""
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[0:256, 0:256] / 256.0
+    scene = 0.05 + 0.4 * xx + 0.2 * (yy > 0.5)
+    clean = np.stack([scene * g for g in (0.5, 1.0, 0.7, 1.0)])
+    a_true, b_true = 2e-3 * ratio_gain, 1e-4 * ratio_gain**2
+    noisy = rng.poisson(clean / a_true) * a_true + rng.normal(0, b_true**0.5, clean.shape)
+    a, b = estimate_noise(torch.from_numpy(noisy.astype(np.float32))[None])
+    assert a.item() == pytest.approx(a_true, rel=0.15)
+    assert b.item() == pytest.approx(b_true, rel=0.5, abs=2e-5)
+
+
+def test_noise_estimate_of_a_flat_image_is_finite():
+    a, b = estimate_noise(torch.zeros(2, 4, 32, 32))
+    assert torch.isfinite(a).all() and torch.isfinite(b).all() and (a == 0).all()
+
+
+def test_a_grown_model_starts_as_the_smaller_one():
+    torch.manual_seed(0)
+    small, grown = UNet(FAST_DETAIL).eval(), UNet(FAST_AWARE).eval()
+    for p in small.refine[2].parameters():  # as if trained: not the zero start
+        torch.nn.init.normal_(p, std=0.1)
+    with torch.no_grad():
+        load_grown(grown, small.state_dict())
+        x = torch.rand(1, 4, 64, 64) * 0.3
+        assert torch.allclose(grown(x), small(x), atol=1e-6)
+    with pytest.raises(ValueError, match="do not fit"):
+        load_grown(UNet(FAST), UNet(SID_REFERENCE).state_dict())
+
+
+def test_tiles_share_the_whole_image_noise_level():
+    """Tiled inference of a noise-aware model gives what one pass over the whole image does."""
+    torch.manual_seed(0)
+    model = UNet(FAST_AWARE).eval()
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:200, 0:260] / 30.0
+    packed = (0.2 + 0.1 * np.sin(yy + xx) + rng.normal(0, 0.03, (4, 200, 260))).astype(np.float32)
+    whole = run_to_end(run_tiled(model, packed, tile=2048))
+    tiled = run_to_end(run_tiled(model, packed, tile=96, overlap=32))
+    assert np.abs(tiled - whole)[:, 16:-16, 16:-16].mean() < 1e-3

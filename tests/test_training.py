@@ -39,7 +39,7 @@ def test_a_few_steps_lower_the_loss_and_write_weights_and_log(tmp_path, photo_di
     assert np.mean(losses[-3:]) < np.mean(losses[:3])
     assert rows[-1]["val_psnr_raw"] != ""
     model = load_model(tmp_path / "best.safetensors", device="cpu")
-    assert model.config.name == "darkvision-small"
+    assert model.config.name == "darkvision-fast-aware"
 
 
 def csv_rows(path):

@@ -140,7 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sid-list", help="SID-format list file (e.g. Sony_train_list.txt)")
     p.add_argument("--eld", help="ELD calibration JSON (eld_camera_params.json)")
     p.add_argument("--darktable", help="darktable noiseprofiles JSON for more cameras")
-    p.add_argument("--arch", choices=["small", "fast", "fast-detail", "sid"], default="small")
+    p.add_argument(
+        "--arch", choices=["fast-aware", "small", "fast", "fast-detail", "sid"], default="fast-aware"
+    )
     p.add_argument("--steps", type=int, default=20000)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--crop", type=int, default=256, help="crop side in sensor pixels")

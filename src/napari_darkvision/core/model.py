@@ -29,6 +29,7 @@ class ModelConfig:
     unshuffle: int = 1  # fold s x s blocks of the packed image into channels first
     residual: bool = False  # predict a correction to the (amplified) input
     refine: int = 0  # channels of a final stage at packed resolution that sees the input (0: none)
+    noise_map: bool = False  # also give the network the noise level estimated from its input
     name: str = "sid-reference"
     version: str = "0"
 
@@ -49,7 +50,61 @@ FAST_DETAIL = ModelConfig(
 #: The SID U-Net at 3/8 of its width: every level keeps its resolution, so fine texture has a
 #: path at packed resolution (the 2x2 fold of FAST blurred it); as fast as FAST_DETAIL in bf16.
 SMALL = ModelConfig(base_channels=12, depth=5, name="darkvision-small", version="3")
-ARCHITECTURES = {"sid": SID_REFERENCE, "fast": FAST, "fast-detail": FAST_DETAIL, "small": SMALL}
+#: FAST_DETAIL told how noisy its input is (:func:`noise_level_map`): without it, every version
+#: blurred fine texture even in clean input. Loads FAST_DETAIL's weights (the new inputs start
+#: at zero weight).
+FAST_AWARE = ModelConfig(
+    base_channels=24,
+    depth=4,
+    unshuffle=2,
+    refine=16,
+    noise_map=True,
+    name="darkvision-fast-aware",
+    version="4",
+)
+ARCHITECTURES = {"sid": SID_REFERENCE, "fast": FAST, "fast-detail": FAST_DETAIL, "small": SMALL,
+                 "fast-aware": FAST_AWARE}  # fmt: skip
+
+
+def estimate_noise(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Poisson-Gaussian noise of each amplified packed image in a batch (n, 4, h, w): the
+    variance is ``a * signal + b``; returns (a, b), each of shape (n,).
+
+    All four channels come from one sensor, so they share a and b. The residual of a 3x3
+    kernel that cancels planes and quadratic surfaces (Immerkaer 1996) measures the noise; its
+    median absolute value, in the darker and the brighter half of the pixels, gives two points
+    of the line. Medians ignore the few pixels where texture or edges leak through."""
+    kernel = torch.tensor([[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]], device=x.device) / 6.0
+    n, c, h, w = x.shape
+    if min(h, w) < 3:
+        return x.new_zeros(n, dtype=torch.float32), x.new_full((n,), 1e-8, dtype=torch.float32)
+    flat = x.float().reshape(n * c, 1, h, w)
+    # about 2^16 positions per channel estimate as well as all of a 12 MP frame's
+    stride = max(1, int((h * w / 2**16) ** 0.5))
+    residual = torch.nn.functional.conv2d(flat, kernel[None, None], stride=stride)
+    level = torch.nn.functional.avg_pool2d(flat, 3, stride=stride)
+    # for unit-variance white noise the kernel's output has variance sum(k^2) = 36/36 = 1
+    residual, level = residual.reshape(n, -1).abs(), level.reshape(n, -1)
+    dark = level <= level.median(dim=1, keepdim=True).values
+    points = []
+    for part in (dark, ~dark):
+        mad = residual.masked_fill(~part, float("nan")).nanmedian(dim=1).values.nan_to_num(0.0)
+        mean_level = (level * part).sum(dim=1) / part.sum(dim=1).clamp(min=1)
+        points.append((mean_level, (1.4826 * mad) ** 2))
+    (m0, v0), (m1, v1) = points
+    spread = m1 - m0 > 1e-4  # a flat image gives one point: no slope
+    a = torch.where(spread, (v1 - v0) / (m1 - m0).clamp(min=1e-4), 0.0).clamp(min=0.0)
+    b = torch.where(spread, v0 - a * m0, (v0 + v1) / 2).clamp(min=1e-8)
+    return a, b
+
+
+def noise_level_map(x: torch.Tensor, noise: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+    """(n, 1, h, w): the expected noise standard deviation at each pixel of the input, for the
+    noise `(a, b)` (see :func:`estimate_noise`; estimated from `x` if not given)."""
+    a, b = estimate_noise(x) if noise is None else noise
+    signal = torch.nn.functional.avg_pool2d(x.float().mean(dim=1, keepdim=True), 5, stride=1, padding=2,
+                                            count_include_pad=False).clamp(min=0.0)  # fmt: skip
+    return (a[:, None, None, None] * signal + b[:, None, None, None]).sqrt()
 
 
 def _block(cin: int, cout: int) -> nn.Sequential:
@@ -70,7 +125,8 @@ class UNet(nn.Module):
         self.fold = nn.PixelUnshuffle(s) if s > 1 else nn.Identity()
         self.unfold = nn.PixelShuffle(s) if s > 1 else nn.Identity()
         self.down = nn.ModuleList()
-        cin = 4 * s * s
+        extra = 1 if config.noise_map else 0
+        cin = (4 + extra) * s * s
         for width in widths:
             self.down.append(_block(cin, width))
             cin = width
@@ -88,15 +144,23 @@ class UNet(nn.Module):
             # channels; this stage puts it back from the input where the noise allows. Its last
             # layer starts at zero, so training starts from the network without it.
             self.refine = nn.Sequential(
-                nn.Conv2d(8, config.refine, 3, padding=1),
+                nn.Conv2d(8 + extra, config.refine, 3, padding=1),
                 nn.LeakyReLU(0.2, inplace=True),
                 nn.Conv2d(config.refine, 4, 3, padding=1),
             )
             nn.init.zeros_(self.refine[2].weight)
             nn.init.zeros_(self.refine[2].bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.fold(x)
+    def forward(
+        self, x: torch.Tensor, noise: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> torch.Tensor:
+        """`noise`: the input's (a, b) from :func:`estimate_noise` of the whole image, when `x`
+        is a tile of it; estimated from `x` if not given (only used by noise_map models)."""
+        extra = []  # new inputs go after the old ones, so that smaller variants' weights load
+        if self.config.noise_map:
+            with torch.autocast(x.device.type, enabled=False):
+                extra.append(noise_level_map(x, noise).to(x.dtype))
+        h = self.fold(torch.cat([x, *extra], dim=1))
         skips = []
         for i, block in enumerate(self.down):
             if i:
@@ -111,7 +175,7 @@ class UNet(nn.Module):
         with torch.autocast(x.device.type, enabled=False):
             out = self.unfold(self.head(h.float()))
             if self.refine is not None:
-                out = out + self.refine(torch.cat([x.float(), out], dim=1))
+                out = out + self.refine(torch.cat([x.float(), out, *(e.float() for e in extra)], dim=1))
         return x + out if self.config.residual else out
 
 
@@ -141,6 +205,32 @@ def save_weights(model: UNet, path: str | os.PathLike, extra: dict | None = None
 
 def default_weights_path() -> str:
     return str(resources.files("napari_darkvision") / "weights" / DEFAULT_WEIGHTS)
+
+
+def load_grown(model: UNet, state: dict) -> None:
+    """Load weights of a smaller variant: layers the model has grown (more input channels, a
+    new stage) start at zero where the state has nothing, so the model computes what the
+    smaller one did. PixelUnshuffle puts a new input channel's folded copies after the old ones."""
+    own = model.state_dict()
+    unknown = set(state) - set(own)
+    if unknown:
+        raise ValueError(f"weights do not fit {model.config.name}: unexpected {sorted(unknown)[:3]}")
+    for key, value in state.items():
+        target = own[key]
+        if value.shape == target.shape:
+            target.copy_(value)
+        elif (
+            value.dim() == target.dim() == 4
+            and value.shape[0] == target.shape[0]
+            and value.shape[2:] == target.shape[2:]
+        ):
+            target.zero_()
+            target[:, : value.shape[1]].copy_(value)
+        else:
+            raise ValueError(f"weights do not fit {model.config.name}: {key} {tuple(value.shape)}")
+    missing = set(own) - set(state)
+    if any(not key.startswith("refine.") for key in missing):
+        raise ValueError(f"weights do not fit {model.config.name}: missing {sorted(missing)[:3]}")
 
 
 def load_model(weights: str | os.PathLike | None = None, device: str | None = None) -> UNet:

@@ -137,6 +137,12 @@ def run_tiled(model, packed: np.ndarray, tile: int = DEFAULT_TILE, overlap: int 
     total = len(ys) * len(xs)
     out = np.zeros(packed.shape, dtype=np.float32)
     done = 0
+    noise = None
+    if model.config.noise_map:  # one sensor, one noise level: measured on the whole image
+        from .model import estimate_noise
+
+        with torch.inference_mode():
+            noise = tuple(v.to(device) for v in estimate_noise(torch.from_numpy(packed)[None]))
     with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
         for y, wy in zip(ys, weights_y, strict=True):
             for x, wx in zip(xs, weights_x, strict=True):
@@ -146,7 +152,7 @@ def run_tiled(model, packed: np.ndarray, tile: int = DEFAULT_TILE, overlap: int 
                 if pad_h or pad_w:
                     t = F.pad(t, (0, pad_w, 0, pad_h), mode="replicate")
                 t = t.contiguous(memory_format=layout)
-                result = model(t)[0, :, :th, :tw].float().clamp_(0.0, 1.0).cpu()
+                result = model(t, noise)[0, :, :th, :tw].float().clamp_(0.0, 1.0).cpu()
                 result.mul_(torch.from_numpy(wy[:, None] * wx[None, :]))
                 torch.from_numpy(out[:, y : y + th, x : x + tw]).add_(result)
                 done += 1

@@ -31,7 +31,7 @@ class TrainOptions:
     sid_list: str | None = None
     eld: str | None = None
     darktable: str | None = None
-    arch: str = "small"
+    arch: str = "fast-aware"
     steps: int = 20000
     batch: int = 8
     crop: int = 256
@@ -148,9 +148,10 @@ def train(opts: TrainOptions, resume: bool = False, progress: bool = True) -> di
     if opts.init:
         from safetensors.torch import load_file
 
-        missing, unexpected = model.load_state_dict(load_file(opts.init), strict=False)
-        if unexpected or any(not key.startswith("refine.") for key in missing):
-            raise ValueError(f"{opts.init} does not fit the {opts.arch!r} architecture")
+        from ..core.model import load_grown
+
+        with torch.no_grad():
+            load_grown(model, load_file(opts.init))
     checkpoint = out / "last.pt"
     if resume and checkpoint.is_file():
         state = torch.load(checkpoint, map_location=device, weights_only=False)
