@@ -143,7 +143,11 @@ def train(opts: TrainOptions, resume: bool = False, progress: bool = True) -> di
     model = UNet(ARCHITECTURES[opts.arch]).to(device)
     if device.type == "cpu":
         model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(model.parameters(), lr=opts.lr)
+    # the detail gate starts nearly closed and has to open: it learns 10x faster than the rest
+    gate = [p for name, p in model.named_parameters() if name.startswith("gate.")]
+    rest = [p for name, p in model.named_parameters() if not name.startswith("gate.")]
+    groups = [{"params": rest, "lr_scale": 1.0}] + ([{"params": gate, "lr_scale": 10.0}] if gate else [])
+    optimizer = torch.optim.Adam(groups, lr=opts.lr)
     step, best, elapsed = 0, -float("inf"), 0.0
     if opts.init:
         from safetensors.torch import load_file
@@ -187,7 +191,7 @@ def train(opts: TrainOptions, resume: bool = False, progress: bool = True) -> di
             x = x.contiguous(memory_format=torch.channels_last)
         lr = _lr_at(step, opts)
         for group in optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group.get("lr_scale", 1.0)
         loss = _loss(model(x), y, opts.loss)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
