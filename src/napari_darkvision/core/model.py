@@ -192,22 +192,29 @@ class UNet(nn.Module):
             h = merge(torch.cat([up(h), skips.pop()], dim=1))
         # The output stage runs in float32 even under bfloat16 autocast: 8 significant bits would
         # band smooth gradients, and at these few channels float32 costs little.
+        bfloat16 = torch.is_autocast_enabled(x.device.type)
+        layout = torch.channels_last if x.device.type == "cpu" else torch.contiguous_format
         with torch.autocast(x.device.type, enabled=False):
             out = self.unfold(self.head(h.float()))
             if self.refine is not None:
-                out = out + self.refine(torch.cat([x.float(), out, *(e.float() for e in extra)], dim=1))
+                stage_input = torch.cat([x.float(), out, *(e.float() for e in extra)], dim=1)
+                out = out + self.refine(stage_input.contiguous(memory_format=layout))
             if self.gate is not None:
-                out = out + self._gated_detail(x.float(), out, extra[0].float())
+                out = out + self._gated_detail(x.float(), out, extra[0].float(), bfloat16, layout)
         return x + out if self.config.residual else out
 
-    def _gated_detail(self, x: torch.Tensor, out: torch.Tensor, noise_map: torch.Tensor) -> torch.Tensor:
+    def _gated_detail(self, x: torch.Tensor, out: torch.Tensor, noise_map: torch.Tensor, bfloat16: bool = False,
+                      layout=torch.contiguous_format) -> torch.Tensor:  # fmt: skip
         residual = x - out
         energy = nn.functional.avg_pool2d(
             residual * residual, 3, stride=1, padding=1, count_include_pad=False
         )
         above_noise = _log_scale(energy) - noise_map
-        gate = torch.sigmoid(self.gate(torch.cat([above_noise, noise_map, out], dim=1)))
-        return gate * residual
+        features = torch.cat([above_noise, noise_map, out], dim=1).contiguous(memory_format=layout)
+        # the gate's own layers may run in bfloat16: it only weighs, the residual stays float32
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bfloat16):
+            logits = self.gate(features)
+        return torch.sigmoid(logits.float()) * residual
 
 
 def _log_scale(variance: torch.Tensor) -> torch.Tensor:
