@@ -48,12 +48,12 @@ FAST = ModelConfig(
 FAST_DETAIL = ModelConfig(
     base_channels=24, depth=4, unshuffle=2, refine=16, name="darkvision-fast-detail", version="2"
 )
-#: The SID U-Net at 3/8 of its width: every level keeps its resolution, so fine texture has a
-#: path at packed resolution (the 2x2 fold of FAST blurred it); as fast as FAST_DETAIL in bf16.
+#: The SID U-Net at 3/8 of its width (no fold), as fast as FAST_DETAIL in bfloat16; compared in
+#: the model card, not shipped: per step it learnt more slowly than FAST.
 SMALL = ModelConfig(base_channels=12, depth=5, name="darkvision-small", version="3")
-#: FAST_DETAIL told how noisy its input is (:func:`noise_level_map`): without it, every version
-#: blurred fine texture even in clean input. Loads FAST_DETAIL's weights (the new inputs start
-#: at zero weight).
+#: FAST_DETAIL plus the noise level of its input (:func:`noise_level_map`) and a detail gate:
+#: every version without them blurred fine texture even in clean input. Loads FAST_DETAIL's
+#: weights (the new inputs start at zero weight, the gate nearly closed).
 FAST_AWARE = ModelConfig(
     base_channels=24,
     depth=4,
@@ -160,9 +160,9 @@ class UNet(nn.Module):
                 raise ValueError("detail_gate needs noise_map")
             # Per pixel and channel, how much of (input - estimate) to add back: it sees how
             # far that residual's local energy stands above the expected noise variance (both
-            # on the noise map's log scale), the noise level and the estimate. Starts almost
-            # closed (sigmoid(-4) = 1.8 %), near the network without it; it trains at 10x the learning
-            # rate of the rest (see training.train), or it would need 10^4 steps to open.
+            # on the noise map's log scale), the noise level and the estimate. It starts almost
+            # closed (sigmoid(-4) = 1.8 %), near the network without it, and trains at 10x the
+            # learning rate of the rest (training.train): otherwise it needs ~10^4 steps to open.
             self.gate = nn.Sequential(
                 nn.Conv2d(9, 16, 3, padding=1),
                 nn.LeakyReLU(0.2, inplace=True),
