@@ -134,12 +134,25 @@ def test_a_grown_model_starts_as_the_smaller_one():
 
 
 def test_tiles_share_the_whole_image_noise_level():
-    """Tiled inference of a noise-aware model gives what one pass over the whole image does."""
+    """Every tile of a noise-aware model is given the noise measured on the whole image (a dark
+    tile alone would misjudge the shot noise), and the tiled result matches one pass."""
     torch.manual_seed(0)
     model = UNet(FAST_AWARE).eval()
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:200, 0:260] / 30.0
-    packed = (0.2 + 0.1 * np.sin(yy + xx) + rng.normal(0, 0.03, (4, 200, 260))).astype(np.float32)
+    scene = 0.15 + 0.5 * (xx > 4.3) + 0.1 * np.sin(yy + xx)
+    packed = (scene + rng.normal(0, 1, (4, 200, 260)) * np.sqrt(2e-3 * scene + 1e-5)).astype(np.float32)
+    given = []
+    original = model.forward
+
+    def spying(x, noise=None):
+        given.append(noise)
+        return original(x, noise)
+
+    model.forward = spying
     whole = run_to_end(run_tiled(model, packed, tile=2048))
     tiled = run_to_end(run_tiled(model, packed, tile=96, overlap=32))
+    a, b = estimate_noise(torch.from_numpy(packed)[None])
+    assert len(given) > 4
+    assert all(torch.allclose(n[0], a) and torch.allclose(n[1], b) for n in given)
     assert np.abs(tiled - whole)[:, 16:-16, 16:-16].mean() < 1e-3
