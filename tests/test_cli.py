@@ -71,3 +71,17 @@ def test_console_script_runs_on_the_sample(tmp_path):
                             capture_output=True, text=True, timeout=300)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert str(out) in result.stdout and out.stat().st_size > 100_000
+
+
+def test_train_command_offers_every_loss_and_architecture_training_knows():
+    from napari_darkvision.cli import build_parser
+    from napari_darkvision.core.model import ARCHITECTURES
+    from napari_darkvision.training.train import LOSSES, TrainOptions
+
+    parser = build_parser()
+    for loss in LOSSES:
+        assert parser.parse_args(["train", "--out", "x", "--loss", loss]).loss == loss
+    for arch in ARCHITECTURES:
+        assert parser.parse_args(["train", "--out", "x", "--arch", arch]).arch == arch
+    defaults = parser.parse_args(["train", "--out", "x"])
+    assert (defaults.loss, defaults.arch) == (TrainOptions(out="x").loss, TrainOptions(out="x").arch)

@@ -156,3 +156,38 @@ def test_tiles_share_the_whole_image_noise_level():
     assert len(given) > 4
     assert all(torch.allclose(n[0], a) and torch.allclose(n[1], b) for n in given)
     assert np.abs(tiled - whole)[:, 16:-16, 16:-16].mean() < 1e-3
+
+
+class _CastingNetwork(torch.nn.Module):
+    """Returns its input with a colour cast: red x0.9, blue x1.1."""
+
+    config = FAST
+
+    def __init__(self):
+        super().__init__()
+        self.dummy = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, x, noise=None):
+        return x * torch.tensor([0.9, 1.0, 1.1, 1.0]).view(1, 4, 1, 1)
+
+
+def test_tiled_result_keeps_the_channel_levels_of_the_input():
+    rng = np.random.default_rng(1)
+    scene = rng.uniform(0.05, 0.6, (4, 96, 128)).astype(np.float32)
+    cast = run_to_end(run_tiled(_CastingNetwork(), scene, tile=64, overlap=16, keep_levels=False))
+    kept = run_to_end(run_tiled(_CastingNetwork(), scene, tile=64, overlap=16))
+    assert abs(cast[0].mean() / scene[0].mean() - 0.9) < 1e-3  # the cast is there without it
+    np.testing.assert_allclose(kept.mean(axis=(1, 2)), scene.mean(axis=(1, 2)), rtol=1e-4)
+    # a level correction, not a new image: the pattern inside each channel is the network's
+    np.testing.assert_allclose(kept[0] / kept[0].mean(), cast[0] / cast[0].mean(), rtol=1e-4)
+
+
+def test_channel_levels_move_only_within_limits():
+    from napari_darkvision.core.tiling import LEVEL_GAIN_LIMITS, keep_channel_levels
+
+    packed = np.full((4, 8, 8), 0.2, np.float32)
+    packed[3] = -0.01  # a channel with no signal: its mean is all noise, nothing to match
+    result = np.full((4, 8, 8), 0.1, np.float32)
+    kept = keep_channel_levels(result.copy(), packed)
+    assert np.allclose(kept[:3], 0.1 * LEVEL_GAIN_LIMITS[1])
+    assert np.allclose(kept[3], 0.1)

@@ -11,7 +11,7 @@ from conftest import synthetic_raw
 from napari_darkvision.core.dng import write_dng
 from napari_darkvision.core.model import load_model
 from napari_darkvision.training.datasets import exposure_from_name, read_sid_list, split_photos
-from napari_darkvision.training.evaluate import EvalOptions, bm3d_denoise, evaluate
+from napari_darkvision.training.evaluate import FLOOR_ROWS, EvalOptions, bm3d_denoise, evaluate
 from napari_darkvision.training.train import TrainOptions, train
 
 
@@ -100,7 +100,7 @@ def test_sid_list_pairs_read_with_capped_ratio(tmp_path):
     out = tmp_path / "eval"
     result = evaluate(EvalOptions(out=str(out), sid_list=str(lst), bm3d=False), progress=False)
     methods = {r["method"] for r in result["rows"]}
-    assert methods == {"plain scaling", "ours"}
+    assert methods == {"plain scaling", "ours", *FLOOR_ROWS}
     assert (out / "results.md").is_file()
 
 
@@ -200,3 +200,24 @@ def test_shipped_model_keeps_texture_that_stands_out_of_the_noise(gain, margin_d
     noisy = amplify(short_exposure(clean, 100.0, noise, rng), 100.0)
     ours = run_to_end(run_tiled(load_model(device="cpu"), noisy))
     assert psnr(ours, clean) > psnr(np.clip(noisy, 0, 1), clean) + margin_db
+
+
+def test_srgb_loss_renders_each_pair_as_the_evaluation_does():
+    """The loss's display term is quick_render's image, so a red error weighs with red's gain."""
+    from napari_darkvision.core.render import quick_render
+    from napari_darkvision.training.synth import CameraLook, random_look
+    from napari_darkvision.training.train import _loss, _render
+
+    rng = np.random.default_rng(3)
+    look = random_look(rng)
+    packed = rng.uniform(0.0, 0.4, (4, 24, 24)).astype(np.float32)
+    rendered = _render(torch.from_numpy(packed)[None], torch.from_numpy(look.packed_to_rgb())[None])
+    expected = quick_render(packed, look.wb, look.rgb_from_camera)
+    np.testing.assert_allclose(rendered[0].permute(1, 2, 0).numpy(), expected, atol=1e-5)
+
+    target = torch.full((1, 4, 16, 16), 0.05)
+    off_in_red = target.clone()
+    off_in_red[:, 0] += 0.01
+    looks = [CameraLook(np.array([red, 1.0, 1.5, 1.0]), np.eye(3)).packed_to_rgb() for red in (1.0, 2.5)]
+    costs = [_loss(off_in_red, target, "log-l1+srgb", torch.from_numpy(m)[None]) for m in looks]
+    assert costs[1] > costs[0]

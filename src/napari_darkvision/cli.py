@@ -101,7 +101,8 @@ def _evaluate(args) -> int:
         models = {"ours": None}
     opts = EvalOptions(out=args.out, models=models, photos=args.photos, raws=args.raws or [],
                        sid_list=args.sid_list, eld=args.eld, ratios=tuple(args.ratios), bm3d=not args.no_bm3d,
-                       max_items=args.max_items, device=args.device, cache=args.cache)  # fmt: skip
+                       max_items=args.max_items, device=args.device, cache=args.cache,
+                       keep_levels=not args.no_keep_levels)  # fmt: skip
     evaluate(opts, progress=not args.quiet)
     print(f"results in {args.out} (results.json, results.md, grid PNGs)")
     return 0
@@ -152,8 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int)
     p.add_argument("--device")
     p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
-    p.add_argument("--loss", choices=["log-l1+gamma", "l1+gamma", "l1"], default="log-l1+gamma",
-                   help="l1+gamma also weighs errors as they show after the display gamma; log- "
+    p.add_argument("--loss", choices=["log-l1+srgb", "log-l1+gamma", "l1+gamma", "l1"], default="log-l1+srgb",
+                   help="+srgb also weighs errors as they show rendered (each pair's white balance, "
+                        "colour matrix and gamma), +gamma after a gamma on raw channels; log- "
                         "averages each image's log loss (equal weight to dark and bright pairs)")  # fmt: skip
     p.add_argument("--init", help="start from these weights (e.g. the shipped model) with a new schedule")
     p.add_argument("--session-steps", type=int, help="stop after this many steps now; --resume later")
@@ -171,6 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-items", type=int, help="use at most this many images per set")
     p.add_argument("--no-bm3d", action="store_true", help="skip the (slow) BM3D baseline")
     p.add_argument("--cache", help="folder keeping BM3D results between runs")
+    p.add_argument("--no-keep-levels", action="store_true",
+                   help="the network's own channel levels, without matching them to the input's")  # fmt: skip
     p.add_argument("--device")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=_evaluate)

@@ -43,10 +43,11 @@ class PairSource:
     def sample(self, rng: np.random.Generator) -> Pair:
         raise NotImplementedError
 
-    def batch(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
-        """(noisy, clean) stacked to (size, 4, h, w)."""
+    def batch(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(noisy, clean) stacked to (size, 4, h, w), and each pair's (3, 4) rendering matrix."""
         pairs = [self.sample(rng) for _ in range(size)]
-        return np.stack([p.noisy for p in pairs]), np.stack([p.clean for p in pairs])
+        looks = np.stack([p.look.packed_to_rgb() for p in pairs])
+        return np.stack([p.noisy for p in pairs]), np.stack([p.clean for p in pairs]), looks
 
 
 class PhotoPairs(PairSource):

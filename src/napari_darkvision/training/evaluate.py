@@ -40,6 +40,16 @@ class EvalOptions:
     photo_crop: int = 384  # sensor pixels; BM3D's time grows with the area
     raw_crop: int = 512
     cache: str | None = None  # folder keeping BM3D results between runs (they need no model)
+    keep_levels: bool = True  # as the product runs: see core.tiling.keep_channel_levels
+    floors: bool = True  # rows showing what the colour and shadow figures allow (see FLOOR_ROWS)
+
+
+#: Rows that are not methods but yardsticks for the colour and shadow columns. The noisy input
+#: itself is unbiased (it keeps values below black), yet its channel means miss the reference's
+#: by the realised noise's mean, mostly row noise: no method can know that. And the darkest 5 %
+#: of the reference are mostly isolated dark pixels, so a result as soft as the reference blurred
+#: by 0.7 packed pixels already reads high there.
+FLOOR_ROWS = ("input, unclipped (floor)", "reference blurred 0.7 px")
 
 
 def bm3d_denoise(noisy: np.ndarray, ratio: float, noise: NoiseParams) -> np.ndarray:
@@ -101,11 +111,11 @@ def _cached(folder: str | None, key: str, compute):
     return value
 
 
-def _run_model(model, noisy: np.ndarray) -> np.ndarray:
+def _run_model(model, noisy: np.ndarray, keep_levels: bool = True) -> np.ndarray:
     from ..core.pipeline import run_to_end
     from ..core.tiling import run_tiled
 
-    return run_to_end(run_tiled(model, noisy))
+    return run_to_end(run_tiled(model, noisy, keep_levels=keep_levels))
 
 
 def evaluate(opts: EvalOptions, progress: bool = True) -> dict:
@@ -132,7 +142,12 @@ def evaluate(opts: EvalOptions, progress: bool = True) -> dict:
                 estimates["BM3D"] = _cached(opts.cache, f"{set_name}_{item.name}_bm3d",
                                             partial(bm3d_denoise, pair.noisy, pair.ratio, pair.noise))  # fmt: skip
             for name, model in models.items():
-                estimates[name] = _run_model(model, pair.noisy)
+                estimates[name] = _run_model(model, pair.noisy, opts.keep_levels)
+            if opts.floors:
+                from skimage.filters import gaussian
+
+                estimates[FLOOR_ROWS[0]] = pair.noisy
+                estimates[FLOOR_ROWS[1]] = gaussian(pair.clean, sigma=(0, 0.7, 0.7), preserve_range=True)
             ref_rgb = quick_render(pair.clean, pair.look.wb, pair.look.rgb_from_camera)
             rendered = {}
             for method, est in estimates.items():

@@ -79,6 +79,16 @@ class CameraLook:
     rgb_from_camera: np.ndarray  # (3, 3)
     exposure: float = 1.0  # linear brightness scale applied to the clean raw
 
+    def packed_to_rgb(self) -> np.ndarray:
+        """(3, 4) matrix: packed R, G1, B, G2 -> linear sRGB, white balance and colour matrix
+        in one (what :func:`napari_darkvision.core.render.quick_render` does before its clip
+        and gamma)."""
+        r, g, b = self.wb[0], self.wb[1], self.wb[2]
+        camera_from_packed = np.array(
+            [[r, 0, 0, 0], [0, 0.5 * g, 0, 0.5 * g], [0, 0, b, 0]], dtype=np.float64
+        )
+        return (np.asarray(self.rgb_from_camera, dtype=np.float64) @ camera_from_packed).astype(np.float32)
+
 
 def random_look(rng: np.random.Generator) -> CameraLook:
     """A random convex mix of real camera matrices and plausible white balance (Brooks)."""

@@ -45,13 +45,13 @@ class TrainOptions:
     threads: int | None = None
     session_steps: int | None = None  # stop after this many steps of this run (resume later)
     init: str | None = None  # start from these weights (.safetensors) instead of random ones
-    loss: str = "log-l1+gamma"  # see _loss; "l1" trained the v1 model, "l1+gamma" v2
+    loss: str = "log-l1+srgb"  # see _loss; "l1" trained v1, "l1+gamma" v2, "log-l1+gamma" v4
 
 
-LOSSES = ("log-l1+gamma", "l1+gamma", "l1")
+LOSSES = ("log-l1+srgb", "log-l1+gamma", "l1+gamma", "l1")
 
 
-def _loss(out: torch.Tensor, target: torch.Tensor, kind: str = "l1") -> torch.Tensor:
+def _loss(out: torch.Tensor, target: torch.Tensor, kind: str = "l1", looks: torch.Tensor | None = None) -> torch.Tensor:
     """L1, plus L1 of 8x8 means: the second term keeps colour and shadow levels unbiased.
 
     "l1+gamma" adds L1 after a display gamma: linear L1 hardly sees errors in the shadows, which
@@ -60,7 +60,11 @@ def _loss(out: torch.Tensor, target: torch.Tensor, kind: str = "l1") -> torch.Te
     "log-l1+gamma" averages the logarithm of each image's loss instead of the loss: the very
     darkest pairs have errors ten times those of clean ones and ruled a plain mean, so the
     network learned to blur the texture it could have kept. Equal weight to each image's
-    relative error is what a mean PSNR over images measures."""
+    relative error is what a mean PSNR over images measures.
+
+    "log-l1+srgb" takes the display term after each pair's own rendering (`looks`: (n, 3, 4)
+    white balance and colour matrix, then LibRaw's BT.709 curve): the red and blue gains and
+    the matrix multiply noise left in those channels, which a gamma on raw channels misses."""
     if kind not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES}, not {kind!r}")
 
@@ -68,7 +72,11 @@ def _loss(out: torch.Tensor, target: torch.Tensor, kind: str = "l1") -> torch.Te
         return (a - b).abs().mean(dim=(1, 2, 3))
 
     loss = per_image(out, target) + 0.5 * per_image(F.avg_pool2d(out, 8), F.avg_pool2d(target, 8))
-    if kind != "l1":
+    if kind.endswith("+srgb"):
+        if looks is None:
+            raise ValueError(f"the {kind!r} loss needs each pair's rendering matrix")
+        loss = loss + per_image(_render(out, looks), _render(target, looks))
+    elif kind != "l1":
         loss = loss + per_image(_display_gamma(out), _display_gamma(target))
     if kind.startswith("log-"):
         return torch.log(loss + 1e-4).mean()
@@ -78,6 +86,13 @@ def _loss(out: torch.Tensor, target: torch.Tensor, kind: str = "l1") -> torch.Te
 def _display_gamma(x: torch.Tensor) -> torch.Tensor:
     # the offset keeps the gradient finite at black
     return (x.clamp(min=0.0) + 1e-3) ** (1 / 2.2)
+
+
+def _render(packed: torch.Tensor, looks: torch.Tensor) -> torch.Tensor:
+    """(n, 4, h, w) packed raw -> (n, 3, h, w) display values, as quick_render (differentiable)."""
+    rgb = torch.einsum("nck,nkhw->nchw", looks, packed.clamp(0.0, 1.0)).clamp(0.0, 1.0)
+    # BT.709: linear toe below 0.018, so the gradient stays finite at black
+    return torch.where(rgb < 0.018, 4.5 * rgb, 1.099 * rgb.clamp(min=0.018) ** 0.45 - 0.099)
 
 
 def _lr_at(step: int, opts: TrainOptions) -> float:
@@ -119,17 +134,27 @@ def default_noise_file(name: str) -> str:
     return str(path)
 
 
-def validate(model: UNet, items, device: torch.device) -> float:
-    """Mean raw-space PSNR over fixed validation pairs."""
+def validate(model: UNet, items, device: torch.device) -> tuple[float, float]:
+    """Mean PSNR over fixed validation pairs: raw space, and rendered (sRGB) where pairs have a look."""
     from ..core.pipeline import run_to_end
+    from ..core.render import quick_render
     from ..core.tiling import run_tiled
 
     model.eval()
-    scores = [
-        psnr(run_to_end(run_tiled(model, item.pair.noisy, device=device)), item.pair.clean) for item in items
-    ]
+    raw_scores, srgb_scores = [], []
+    for item in items:
+        pair = item.pair
+        estimate = run_to_end(run_tiled(model, pair.noisy, device=device))
+        raw_scores.append(psnr(estimate, pair.clean))
+        if pair.look is not None:
+            look = (pair.look.wb, pair.look.rgb_from_camera)
+            srgb_scores.append(psnr(quick_render(estimate, *look), quick_render(pair.clean, *look)))
     model.train()
-    return float(np.mean(scores)) if scores else float("nan")
+
+    def mean(scores):
+        return float(np.mean(scores)) if scores else float("nan")
+
+    return mean(raw_scores), mean(srgb_scores)
 
 
 def train(opts: TrainOptions, resume: bool = False, progress: bool = True) -> dict:
@@ -170,7 +195,7 @@ def train(opts: TrainOptions, resume: bool = False, progress: bool = True) -> di
     log = open(log_path, "w" if new_log else "a", newline="")  # noqa: SIM115 - open for the whole run
     writer = csv.writer(log)
     if new_log:
-        writer.writerow(["step", "loss", "lr", "val_psnr_raw", "elapsed_s"])
+        writer.writerow(["step", "loss", "lr", "val_psnr_raw", "val_psnr_srgb", "elapsed_s"])
 
     bar = None
     if progress:
@@ -180,11 +205,11 @@ def train(opts: TrainOptions, resume: bool = False, progress: bool = True) -> di
     started = time.perf_counter() - elapsed
     running = []
     model.train()
-    last_val = float("nan")
+    last_val = last_val_srgb = float("nan")
     stop_at = opts.steps if opts.session_steps is None else min(opts.steps, step + opts.session_steps)
     while step < stop_at:
         rng = np.random.default_rng([opts.seed, step])
-        noisy, clean = source.batch(rng, opts.batch)
+        noisy, clean, looks = source.batch(rng, opts.batch)
         x = torch.from_numpy(noisy).to(device)
         y = torch.from_numpy(clean).to(device)
         if device.type == "cpu":
@@ -192,7 +217,7 @@ def train(opts: TrainOptions, resume: bool = False, progress: bool = True) -> di
         lr = _lr_at(step, opts)
         for group in optimizer.param_groups:
             group["lr"] = lr * group.get("lr_scale", 1.0)
-        loss = _loss(model(x), y, opts.loss)
+        loss = _loss(model(x), y, opts.loss, torch.from_numpy(looks).to(device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -203,13 +228,14 @@ def train(opts: TrainOptions, resume: bool = False, progress: bool = True) -> di
             bar.set_postfix(loss=f"{np.mean(running[-50:]):.4f}", val=f"{last_val:.2f}")
         do_val = step % opts.val_every == 0 or step == opts.steps
         if do_val and val_items:
-            last_val = validate(model, val_items, device)
+            last_val, last_val_srgb = validate(model, val_items, device)
             if last_val > best:
                 best = last_val
                 save_weights(model, out / "best.safetensors", {"step": step, "val_psnr_raw": last_val})
         if step % opts.checkpoint_every == 0 or do_val or step == stop_at:
             writer.writerow([step, f"{np.mean(running):.6f}", f"{lr:.3g}",
-                             f"{last_val:.4f}" if do_val else "", f"{time.perf_counter() - started:.1f}"])  # fmt: skip
+                             f"{last_val:.4f}" if do_val else "", f"{last_val_srgb:.4f}" if do_val else "",
+                             f"{time.perf_counter() - started:.1f}"])  # fmt: skip
             log.flush()
             running = []
             _save_checkpoint(checkpoint, model, optimizer, step, best, time.perf_counter() - started)
