@@ -51,7 +51,9 @@ class TrainOptions:
 LOSSES = ("log-l1+srgb", "log-l1+gamma", "l1+gamma", "l1")
 
 
-def _loss(out: torch.Tensor, target: torch.Tensor, kind: str = "l1", looks: torch.Tensor | None = None) -> torch.Tensor:
+def _loss(
+    out: torch.Tensor, target: torch.Tensor, kind: str = "l1", looks: torch.Tensor | None = None
+) -> torch.Tensor:
     """L1, plus L1 of 8x8 means: the second term keeps colour and shadow levels unbiased.
 
     "l1+gamma" adds L1 after a display gamma: linear L1 hardly sees errors in the shadows, which
