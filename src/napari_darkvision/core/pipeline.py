@@ -139,7 +139,7 @@ def enhance_steps(source: RawImage | str | os.PathLike, ratio: float | str | Non
         "ratio_mode": ratio_mode,
         "stretch": bool(stretch),
         "model": config.name,
-        "model_version": config.version,
+        "model_version": getattr(model, "weights_meta", {}).get("release", config.version),
         "weights": getattr(model, "weights_path", ""),
         "device": str(model_device),
         "precision": precision,
