@@ -172,8 +172,8 @@ def keep_channel_levels(result: np.ndarray, packed: np.ndarray) -> np.ndarray:
     Noise is zero-mean (the input keeps values below black), so the input's channel means are
     unbiased measurements of the scene's, to a precision no network can beat: it cannot tell
     the realised noise's mean from the signal. A network's cast is its own bias. Measured on
-    the evaluation sets (docs/training), this takes the colour error down to the input's own
-    and costs no PSNR."""
+    the evaluation sets with release 4 (docs/training), this takes the colour error down to the
+    input's own; sRGB PSNR moved by +0.10 dB on the photos and -0.03 to +0.01 dB on the raws."""
     wanted = packed.mean(axis=(1, 2), dtype=np.float64)
     got = result.mean(axis=(1, 2), dtype=np.float64)
     for c in range(result.shape[0]):
