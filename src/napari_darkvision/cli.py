@@ -86,7 +86,8 @@ def _train(args) -> int:
                         eld=args.eld, darktable=args.darktable, arch=args.arch, steps=args.steps,
                         batch=args.batch, crop=args.crop, lr=args.lr, seed=args.seed, device=args.device,
                         val_every=args.val_every, threads=args.threads,
-                        session_steps=args.session_steps, init=args.init, loss=args.loss)  # fmt: skip
+                        session_steps=args.session_steps, init=args.init, loss=args.loss,
+                        workers=args.workers)  # fmt: skip
     summary = train(opts, resume=args.resume, progress=not args.quiet)
     print(f"trained {summary['steps']} steps in {summary['elapsed_s']:.0f} s on {summary['device']}; "
           f"best validation PSNR (raw) {summary['best_val_psnr_raw']:.2f} dB; weights in {args.out}")  # fmt: skip
@@ -159,6 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "averages each image's log loss (equal weight to dark and bright pairs)")  # fmt: skip
     p.add_argument("--init", help="start from these weights (e.g. the shipped model) with a new schedule")
     p.add_argument("--session-steps", type=int, help="stop after this many steps now; --resume later")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="processes that make the training pairs (on a GPU: about the CPU cores less one)",
+    )
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=_train)
 

@@ -9,8 +9,12 @@ from __future__ import annotations
 import csv
 import json
 import math
+import multiprocessing
 import os
 import time
+import warnings
+from collections import deque
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -46,6 +50,7 @@ class TrainOptions:
     session_steps: int | None = None  # stop after this many steps of this run (resume later)
     init: str | None = None  # start from these weights (.safetensors) instead of random ones
     loss: str = "log-l1+srgb"  # see _loss; "l1" trained v1, "l1+gamma" v2, "log-l1+gamma" v4
+    workers: int = 0  # processes making the training pairs (0: the training process itself)
 
 
 LOSSES = ("log-l1+srgb", "log-l1+gamma", "l1+gamma", "l1")
@@ -136,6 +141,52 @@ def default_noise_file(name: str) -> str:
     return str(path)
 
 
+def _batch_at(source, seed: int, size: int, step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The batch of `step`: it depends on (seed, step) alone, wherever and whenever it is made."""
+    return source.batch(np.random.default_rng([seed, step]), size)
+
+
+_worker_source = None
+
+
+def _init_worker(source) -> None:
+    global _worker_source
+    _worker_source = source
+
+
+def _batch_in_worker(seed: int, size: int, step: int):
+    return _batch_at(_worker_source, seed, size, step)
+
+
+def batches(
+    source, opts: TrainOptions, start: int, stop: int
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The batches of steps start..stop-1, in order.
+
+    With ``opts.workers`` they are made in that many processes, at most two per worker ahead of
+    training: a 128x128 packed pair takes about 8 ms of one CPU core to synthesise, so a GPU
+    that trains a step in a few milliseconds would otherwise wait for the CPU. The processes
+    are forked, so they share the decoded photos instead of receiving copies; where the
+    system cannot fork (Windows), pairs are made in the training process."""
+    workers = opts.workers
+    if workers and "fork" not in multiprocessing.get_all_start_methods():
+        warnings.warn("--workers needs fork(): making the pairs in the training process", stacklevel=2)
+        workers = 0
+    if not workers:
+        for step in range(start, stop):
+            yield _batch_at(source, opts.seed, opts.batch, step)
+        return
+    context = multiprocessing.get_context("fork")
+    with context.Pool(workers, initializer=_init_worker, initargs=(source,)) as pool:
+        pending: deque = deque()
+        next_step = start
+        while pending or next_step < stop:
+            while next_step < stop and len(pending) < 2 * workers:
+                pending.append(pool.apply_async(_batch_in_worker, (opts.seed, opts.batch, next_step)))
+                next_step += 1
+            yield pending.popleft().get()
+
+
 def validate(model: UNet, items, device: torch.device) -> tuple[float, float]:
     """Mean PSNR over fixed validation pairs: raw space, and rendered (sRGB) where pairs have a look."""
     from ..core.pipeline import run_to_end
@@ -166,6 +217,7 @@ def train(opts: TrainOptions, resume: bool = False, progress: bool = True) -> di
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
     device = choose_device(opts.device)
+    source, val_items = build_sources(opts)
     torch.manual_seed(opts.seed)
     model = UNet(ARCHITECTURES[opts.arch]).to(device)
     if device.type == "cpu":
@@ -189,7 +241,6 @@ def train(opts: TrainOptions, resume: bool = False, progress: bool = True) -> di
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         step, best, elapsed = state["step"], state["best"], state.get("elapsed", 0.0)
-    source, val_items = build_sources(opts)
     (out / "options.json").write_text(json.dumps(asdict(opts), indent=2))
 
     log_path = out / "log.csv"
@@ -209,9 +260,7 @@ def train(opts: TrainOptions, resume: bool = False, progress: bool = True) -> di
     model.train()
     last_val = last_val_srgb = float("nan")
     stop_at = opts.steps if opts.session_steps is None else min(opts.steps, step + opts.session_steps)
-    while step < stop_at:
-        rng = np.random.default_rng([opts.seed, step])
-        noisy, clean, looks = source.batch(rng, opts.batch)
+    for noisy, clean, looks in batches(source, opts, step, stop_at):
         x = torch.from_numpy(noisy).to(device)
         y = torch.from_numpy(clean).to(device)
         if device.type == "cpu":
