@@ -164,7 +164,7 @@ def batches(
     """The batches of steps start..stop-1, in order.
 
     With ``opts.workers`` they are made in that many processes, at most two per worker ahead of
-    training: a 128x128 packed pair takes about 8 ms of one CPU core to synthesise, so a GPU
+    training: a 128x128 packed pair takes 8-20 ms of one CPU core to synthesise, so a GPU
     that trains a step in a few milliseconds would otherwise wait for the CPU. The processes
     are forked, so they share the decoded photos instead of receiving copies; where the
     system cannot fork (Windows), pairs are made in the training process."""
