@@ -28,7 +28,7 @@ darktable=()
 [ -f "$data/darktable_noiseprofiles.json" ] && darktable=(--darktable "$data/darktable_noiseprofiles.json")
 # -q: no progress bar, whose redraws would fill the output that comes back; log.csv has it all
 status=0
-python3 -m napari_darkvision.cli train -q --photos "$data/photos" "${darktable[@]}" \
+"${PYTHON:-python3}" -m napari_darkvision.cli train -q --photos "$data/photos" "${darktable[@]}" \
   --device "${DARKVISION_DEVICE:-cuda}" --workers "$workers" --out "$run" "$@" || status=$?
 [ -f "$run/log.csv" ] && tail -n 5 "$run/log.csv"
 

@@ -109,3 +109,18 @@ def pytest_sessionfinish(session, exitstatus):
     from qtpy.QtCore import QThreadPool
 
     QThreadPool.globalInstance().waitForDone(30_000)
+
+
+@pytest.fixture(scope="session")
+def photo_dir(tmp_path_factory):
+    """Eleven small smooth 'photos' (ten to train, one to validate)."""
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("photos")
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:160, 0:200] / 160.0
+    for i in range(11):
+        phase = rng.uniform(0, 6, 3)
+        rgb = 0.5 + 0.4 * np.sin(6 * xx[..., None] + 4 * yy[..., None] * (i % 3) + phase)
+        Image.fromarray((rgb * 255).astype(np.uint8)).save(folder / f"{i:03d}.png")
+    return folder

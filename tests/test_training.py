@@ -15,19 +15,6 @@ from napari_darkvision.training.evaluate import FLOOR_ROWS, EvalOptions, bm3d_de
 from napari_darkvision.training.train import TrainOptions, train
 
 
-@pytest.fixture(scope="module")
-def photo_dir(tmp_path_factory):
-    """Eleven small smooth 'photos' (ten to train, one to validate)."""
-    folder = tmp_path_factory.mktemp("photos")
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[0:160, 0:200] / 160.0
-    for i in range(11):
-        phase = rng.uniform(0, 6, 3)
-        rgb = 0.5 + 0.4 * np.sin(6 * xx[..., None] + 4 * yy[..., None] * (i % 3) + phase)
-        Image.fromarray((rgb * 255).astype(np.uint8)).save(folder / f"{i:03d}.png")
-    return folder
-
-
 def _options(out, photos, steps):
     return TrainOptions(out=str(out), photos=str(photos), steps=steps, batch=2, crop=64, lr=1e-3,
                         val_every=steps, checkpoint_every=2, val_items=3, seed=3, threads=1)  # fmt: skip
