@@ -114,6 +114,33 @@ def test_sid_list_pairs_read_with_capped_ratio(tmp_path):
     assert (out / "results.md").is_file()
 
 
+def test_evaluation_reuses_bm3d_rows_only_for_the_same_pairs(tmp_path, photo_dir, monkeypatch):
+    import json
+
+    import napari_darkvision.training.evaluate as evaluation
+
+    def options(out, **changes):
+        fields = dict(out=str(tmp_path / out), photos=str(photo_dir), ratios=(100,), photo_crop=64, grid_items=0,
+                      floors=False)  # fmt: skip
+        return EvalOptions(**{**fields, **changes})
+
+    first = evaluate(options("first"), progress=False)
+    bm3d_rows = [r for r in first["rows"] if r["method"] == "BM3D"]
+    assert bm3d_rows and first["bm3d_rows_reused"] == 0
+    earlier = str(tmp_path / "first" / "results.json")
+
+    calls = []
+    monkeypatch.setattr(evaluation, "bm3d_denoise", lambda *a: calls.append(a) or np.clip(a[0], 0, 1))
+    again = evaluate(options("again", baselines_from=earlier), progress=False)
+    assert not calls and again["bm3d_rows_reused"] == len(bm3d_rows)
+    reused = [r for r in again["rows"] if r["method"] == "BM3D"]
+    assert [r["psnr_srgb"] for r in reused] == [r["psnr_srgb"] for r in bm3d_rows]
+
+    other = evaluate(options("other", photo_crop=48, baselines_from=earlier), progress=False)
+    assert other["bm3d_rows_reused"] == 0 and len(calls) == len(bm3d_rows)  # other pairs: BM3D runs
+    assert json.loads((tmp_path / "other" / "results.json").read_text())["bm3d_rows_reused"] == 0
+
+
 def test_bm3d_with_the_true_noise_level_denoises():
     from napari_darkvision.training.synth import NoiseModel
 

@@ -103,7 +103,7 @@ def _evaluate(args) -> int:
     opts = EvalOptions(out=args.out, models=models, photos=args.photos, raws=args.raws or [],
                        sid_list=args.sid_list, eld=args.eld, ratios=tuple(args.ratios), bm3d=not args.no_bm3d,
                        max_items=args.max_items, device=args.device, cache=args.cache,
-                       keep_levels=not args.no_keep_levels)  # fmt: skip
+                       keep_levels=not args.no_keep_levels, baselines_from=args.baselines_from)  # fmt: skip
     evaluate(opts, progress=not args.quiet)
     print(f"results in {args.out} (results.json, results.md, grid PNGs)")
     return 0
@@ -180,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-items", type=int, help="use at most this many images per set")
     p.add_argument("--no-bm3d", action="store_true", help="skip the (slow) BM3D baseline")
     p.add_argument("--cache", help="folder keeping BM3D results between runs")
+    p.add_argument("--baselines-from", metavar="RESULTS_JSON",
+                   help="reuse the BM3D rows of an earlier evaluation for the pairs it shares with this one "
+                        "(e.g. docs/training/eval_v5.json)")  # fmt: skip
     p.add_argument("--no-keep-levels", action="store_true",
                    help="the network's own channel levels, without matching them to the input's")  # fmt: skip
     p.add_argument("--device")
