@@ -605,6 +605,8 @@ def build_rows(results: dict, default_threads: int) -> tuple[list[list[str]], li
         met_net = target("12mp network only, fraction of SID reference (float32)", net_fraction,
                          TARGET_SID_FRACTION, "×")  # fmt: skip
         precision = versus["precision"]
+        float32_row = ["12 MP network only, ours (float32)", str(threads),
+                       f"{seconds_text(versus['ours_network_float32'])} (n={n})", "–", "–", "–"]  # fmt: skip
         rows += [
             [
                 "12 MP end to end, SID reference U-Net (float32)",
@@ -638,28 +640,15 @@ def build_rows(results: dict, default_threads: int) -> tuple[list[list[str]], li
                 "–",
                 "–",
             ],  # noqa: E501
-            *(
-                []
-                if precision == "float32"  # the next row already: no native bfloat16 here
-                else [
-                    [
-                        f"12 MP network only, ours ({precision})",
-                        str(threads),
-                        f"{seconds_text(versus['ours_network'])} (n={n})",
-                        "–",
-                        "–",
-                        "–",
-                    ]
-                ]
-            ),
             [
-                "12 MP network only, ours (float32)",
+                f"12 MP network only, ours ({precision})",
                 str(threads),
-                f"{seconds_text(versus['ours_network_float32'])} (n={n})",
+                f"{seconds_text(versus['ours_network'])} (n={n})",
                 "–",
                 "–",
                 "–",
             ],  # noqa: E501
+            float32_row,
             [
                 "12 MP network only, ours ÷ SID reference (float32)",
                 str(threads),
@@ -669,6 +658,8 @@ def build_rows(results: dict, default_threads: int) -> tuple[list[list[str]], li
                 verdict(met_net),
             ],  # noqa: E501
         ]
+        if precision == "float32":  # no native bfloat16: the row before already ran in float32
+            rows.remove(float32_row)
         if "sid_network_auto" in versus and precision != "float32":
             same_fraction = versus["ours_network"] / versus["sid_network_auto"]
             rows += [
@@ -702,13 +693,15 @@ def build_rows(results: dict, default_threads: int) -> tuple[list[list[str]], li
                 [f"12 MP output, {precision} vs float32 (for scale: ±1 DN of raw noise)", str(threads), f"raw PSNR {check['packed_psnr_db']:.0f} dB ({check['one_dn_packed_psnr_db']:.0f}); sRGB mean {check['auto_rendered_mean_levels']:.2f} ({check['one_dn_rendered_mean_levels']:.2f}), 99.9% {check['auto_rendered_p999_levels']:.1f} ({check['one_dn_rendered_p999_levels']:.1f}) 8-bit levels", "–", f"raw PSNR ≥ {TARGET_PRECISION_PSNR_DB:g} dB, sRGB mean ≤ {TARGET_PRECISION_LEVELS:g}", verdict(met)]  # noqa: E501
             )  # fmt: skip
     quality = versus.get("sample_quality") if "error" not in versus else None
-    if quality and versus["precision"] == "float32":
+    if quality:
+        # both precisions where they differ; without native bfloat16 "auto" is float32 itself
+        def both(key: str) -> str:
+            same = versus["precision"] == "float32"
+            return f"{quality['float32_' + key]:.2f}" + ("" if same else f" / {quality['auto_' + key]:.2f}")
+
+        label = "float32" if versus["precision"] == "float32" else f"float32 / {versus['precision']}"
         rows.append(
-            ["Bundled GoPro sample vs its clean reference, float32 network", str(versus["torch_threads"]), f"sRGB PSNR {quality['float32_psnr_db']:.2f} dB, mean error {quality['float32_mean_levels']:.2f} 8-bit levels", "–", "–", "–"]  # noqa: E501
-        )  # fmt: skip
-    elif quality:
-        rows.append(
-            [f"Bundled GoPro sample vs its clean reference, float32 / {versus['precision']} network", str(versus["torch_threads"]), f"sRGB PSNR {quality['float32_psnr_db']:.2f} / {quality['auto_psnr_db']:.2f} dB, mean error {quality['float32_mean_levels']:.2f} / {quality['auto_mean_levels']:.2f} 8-bit levels", "–", "–", "–"]  # noqa: E501
+            [f"Bundled GoPro sample vs its clean reference, {label} network", str(versus["torch_threads"]), f"sRGB PSNR {both('psnr_db')} dB, mean error {both('mean_levels')} 8-bit levels", "–", "–", "–"]  # noqa: E501
         )  # fmt: skip
     renders = versus.get("render_by_demosaic") if "error" not in versus else None
     if renders:

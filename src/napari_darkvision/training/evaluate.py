@@ -145,6 +145,20 @@ class _Baselines:
         return dict(earlier["BM3D"], reused_from=self.path)
 
 
+def _score(set_name: str, image: str, pair, ref_rgb: np.ndarray, method: str, est: np.ndarray):
+    """One method's row of figures on one pair, and its rendering."""
+    rgb = quick_render(est, pair.look.wb, pair.look.rgb_from_camera)
+    colour = channel_mean_error(est, pair.clean)
+    row = {
+        "set": set_name, "image": image, "ratio": round(pair.ratio, 3), "method": method,
+        "psnr_raw": psnr(est, pair.clean), "ssim_raw": ssim(est, pair.clean, channel_axis=0),
+        "psnr_srgb": psnr(rgb, ref_rgb), "ssim_srgb": ssim(rgb, ref_rgb),
+        "channel_mean_err": colour, "max_channel_mean_err": max(abs(c) for c in colour),
+        "shadow_mean_err": shadow_mean_error(est, pair.clean),
+    }  # fmt: skip
+    return row, rgb
+
+
 def evaluate(opts: EvalOptions, progress: bool = True) -> dict:
     from ..core.model import load_model
 
@@ -165,21 +179,24 @@ def evaluate(opts: EvalOptions, progress: bool = True) -> dict:
         grid_rows = []
         for item in items:
             pair = item.pair
-            plain = np.clip(pair.noisy, 0.0, 1.0)
-            estimates = {"plain scaling": plain}
             in_grid = len(grid_rows) < opts.grid_items * len(opts.ratios)
-            reused = None
-            if opts.bm3d and pair.noise is not None and opts.baselines_from:
-                plain_scores = {
-                    "psnr_raw": psnr(plain, pair.clean),
-                    "ssim_raw": ssim(plain, pair.clean, channel_axis=0),
-                }
-                reused = baselines.bm3d_row(set_name, item.name, plain_scores)
+            ref_rgb = quick_render(pair.clean, pair.look.wb, pair.look.rgb_from_camera)
+            score = partial(_score, set_name, item.name, pair, ref_rgb)
+            plain_row, plain_rgb = score("plain scaling", np.clip(pair.noisy, 0.0, 1.0))
+            rows.append(plain_row)
+            rendered = {"plain scaling": plain_rgb}
+            estimates = {}
+            if opts.bm3d and pair.noise is not None:
+                reused = baselines.bm3d_row(set_name, item.name, plain_row)
                 if reused is not None:
                     rows.append(reused)
-            if opts.bm3d and pair.noise is not None and (reused is None or in_grid):  # the grid shows BM3D
-                estimates["BM3D"] = _cached(opts.cache, f"{set_name}_{item.name}_bm3d",
-                                            partial(bm3d_denoise, pair.noisy, pair.ratio, pair.noise))  # fmt: skip
+                if reused is None or in_grid:
+                    bm3d = _cached(opts.cache, f"{set_name}_{item.name}_bm3d",
+                                   partial(bm3d_denoise, pair.noisy, pair.ratio, pair.noise))  # fmt: skip
+                    if reused is None:
+                        estimates["BM3D"] = bm3d
+                    else:  # the grid still shows it
+                        rendered["BM3D"] = quick_render(bm3d, pair.look.wb, pair.look.rgb_from_camera)
             for name, model in models.items():
                 estimates[name] = _run_model(model, pair.noisy, opts.keep_levels)
             if opts.floors:
@@ -187,21 +204,9 @@ def evaluate(opts: EvalOptions, progress: bool = True) -> dict:
 
                 estimates[FLOOR_ROWS[0]] = pair.noisy
                 estimates[FLOOR_ROWS[1]] = gaussian(pair.clean, sigma=(0, 0.7, 0.7), preserve_range=True)
-            ref_rgb = quick_render(pair.clean, pair.look.wb, pair.look.rgb_from_camera)
-            rendered = {}
             for method, est in estimates.items():
-                rgb = quick_render(est, pair.look.wb, pair.look.rgb_from_camera)
-                rendered[method] = rgb
-                if method == "BM3D" and reused is not None:
-                    continue  # its row is the earlier run's
-                colour = channel_mean_error(est, pair.clean)
-                rows.append({
-                    "set": set_name, "image": item.name, "ratio": round(pair.ratio, 3), "method": method,
-                    "psnr_raw": psnr(est, pair.clean), "ssim_raw": ssim(est, pair.clean, channel_axis=0),
-                    "psnr_srgb": psnr(rgb, ref_rgb), "ssim_srgb": ssim(rgb, ref_rgb),
-                    "channel_mean_err": colour, "max_channel_mean_err": max(abs(c) for c in colour),
-                    "shadow_mean_err": shadow_mean_error(est, pair.clean),
-                })  # fmt: skip
+                row, rendered[method] = score(method, est)
+                rows.append(row)
             if in_grid:
                 first_model = next(iter(models), None)
                 columns = [
