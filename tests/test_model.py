@@ -5,13 +5,16 @@ import pytest
 import torch
 
 from napari_darkvision.core.model import (
+    ARCHITECTURES,
     FAST,
     FAST_AWARE,
     FAST_DETAIL,
     SID_REFERENCE,
     SMALL,
+    RepConv,
     UNet,
     estimate_noise,
+    fold_reparameterised,
     load_grown,
     load_model,
     parameter_count,
@@ -191,3 +194,25 @@ def test_channel_levels_move_only_within_limits():
     kept = keep_channel_levels(result.copy(), packed)
     assert np.allclose(kept[:3], 0.1 * LEVEL_GAIN_LIMITS[1])
     assert np.allclose(kept[3], 0.1)
+
+
+def test_reparameterised_blocks_fold_to_the_same_output():
+    torch.manual_seed(3)
+    model = UNet(ARCHITECTURES["fast-rep"]).eval()
+    with torch.no_grad():  # training-form weights away from their start, branches included
+        for parameter in model.parameters():
+            parameter.add_(0.05 * torch.randn_like(parameter))
+    x = torch.rand(1, 4, 64, 64) * 0.3
+    with torch.inference_mode():
+        before = model(x)
+        fold_reparameterised(model)
+        after = model(x)
+    assert not any(isinstance(m, RepConv) for m in model.modules())
+    assert torch.allclose(before, after, atol=1e-5, rtol=1e-4)
+    assert (before - x).abs().mean() > 1e-3  # the comparison is not between two copies of the input
+
+
+def test_cli_names_every_architecture():
+    from napari_darkvision.cli import ARCHITECTURE_NAMES
+
+    assert set(ARCHITECTURE_NAMES) == set(ARCHITECTURES)

@@ -7,6 +7,9 @@ import os
 import sys
 from pathlib import Path
 
+#: Names of the architectures ``train --arch`` accepts (core.model.ARCHITECTURES; torch-free here).
+ARCHITECTURE_NAMES = ("fast-aware", "fast-rep", "small", "fast", "fast-detail", "sid")
+
 
 def _enhance(args) -> int:
     from tqdm import tqdm
@@ -87,7 +90,7 @@ def _train(args) -> int:
                         batch=args.batch, crop=args.crop, lr=args.lr, seed=args.seed, device=args.device,
                         val_every=args.val_every, threads=args.threads,
                         session_steps=args.session_steps, init=args.init, loss=args.loss,
-                        workers=args.workers)  # fmt: skip
+                        workers=args.workers, ema=args.ema)  # fmt: skip
     summary = train(opts, resume=args.resume, progress=not args.quiet)
     print(f"trained {summary['steps']} steps in {summary['elapsed_s']:.0f} s on {summary['device']}; "
           f"best validation PSNR (raw) {summary['best_val_psnr_raw']:.2f} dB; weights in {args.out}")  # fmt: skip
@@ -142,9 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sid-list", help="SID-format list file (e.g. Sony_train_list.txt)")
     p.add_argument("--eld", help="ELD calibration JSON (eld_camera_params.json)")
     p.add_argument("--darktable", help="darktable noiseprofiles JSON for more cameras")
-    p.add_argument(
-        "--arch", choices=["fast-aware", "small", "fast", "fast-detail", "sid"], default="fast-aware"
-    )
+    p.add_argument("--arch", choices=list(ARCHITECTURE_NAMES), default="fast-aware")
     p.add_argument("--steps", type=int, default=20000)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--crop", type=int, default=256, help="crop side in sensor pixels")
@@ -166,6 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="processes that make the training pairs (on a GPU: about the CPU cores less one)",
     )
+    p.add_argument("--ema", type=float, default=0.0,
+                   help="keep an exponential moving average of the weights with this decay (e.g. 0.999) "
+                        "and validate and save it")  # fmt: skip
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=_train)
 

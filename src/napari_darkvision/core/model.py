@@ -31,6 +31,9 @@ class ModelConfig:
     refine: int = 0  # channels of a final stage at packed resolution that sees the input (0: none)
     noise_map: bool = False  # also give the network the noise level estimated from its input
     detail_gate: bool = False  # put back the input's detail where it stands out of the noise
+    rep: bool = False  # re-parameterisable convolutions: 3x3 + 1x1 + identity while training
+    fused_detail: bool = False  # one packed-resolution stage gives both refinement and gate
+    additive_skips: bool = False  # skip connections added to the upsampled features, not concatenated
     name: str = "sid-reference"
     version: str = "0"
 
@@ -64,8 +67,30 @@ FAST_AWARE = ModelConfig(
     name="darkvision-fast-aware",
     version="4",
 )
-ARCHITECTURES = {"sid": SID_REFERENCE, "fast": FAST, "fast-detail": FAST_DETAIL, "small": SMALL,
-                 "fast-aware": FAST_AWARE}  # fmt: skip
+#: Release 6 candidate: FAST_AWARE's shape at half its width (a quarter of the body's multiply-adds),
+#: each 3x3 convolution trained with 1x1 and identity branches that fold into it for inference
+#: (RepVGG, Ding et al. 2021), and one packed-resolution stage instead of refine plus gate.
+FAST_REP = ModelConfig(
+    base_channels=12,
+    depth=4,
+    unshuffle=2,
+    refine=8,
+    noise_map=True,
+    detail_gate=True,
+    rep=True,
+    fused_detail=True,
+    additive_skips=True,
+    name="darkvision-fast-rep",
+    version="6",
+)
+ARCHITECTURES = {
+    "sid": SID_REFERENCE,
+    "fast": FAST,
+    "fast-detail": FAST_DETAIL,
+    "small": SMALL,
+    "fast-aware": FAST_AWARE,
+    "fast-rep": FAST_REP,
+}
 
 
 def estimate_noise(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -111,13 +136,58 @@ def noise_level_map(x: torch.Tensor, noise: tuple[torch.Tensor, torch.Tensor] | 
     return _log_scale(a[:, None, None, None] * signal + b[:, None, None, None])
 
 
-def _block(cin: int, cout: int) -> nn.Sequential:
+class RepConv(nn.Module):
+    """A 3x3 convolution trained as the sum of a 3x3, a 1x1 and (where the shapes allow) the
+    identity; :meth:`fold` turns it into the single 3x3 convolution it is equal to (RepVGG,
+    Ding et al., CVPR 2021): more to learn with while training, nothing more to compute after."""
+
+    def __init__(self, cin: int, cout: int):
+        super().__init__()
+        self.conv3 = nn.Conv2d(cin, cout, 3, padding=1)
+        self.conv1 = nn.Conv2d(cin, cout, 1)
+        self.identity = cin == cout
+        nn.init.zeros_(self.conv1.weight)  # starts as the plain 3x3 convolution plus identity
+        nn.init.zeros_(self.conv1.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.conv3(x) + self.conv1(x)
+        return out + x if self.identity else out
+
+    @torch.no_grad()
+    def fold(self) -> nn.Conv2d:
+        conv = nn.Conv2d(self.conv3.in_channels, self.conv3.out_channels, 3, padding=1)
+        weight = self.conv3.weight.clone()
+        weight[:, :, 1, 1] += self.conv1.weight[:, :, 0, 0]
+        if self.identity:
+            weight[:, :, 1, 1] += torch.eye(weight.shape[0], dtype=weight.dtype, device=weight.device)
+        conv.weight.copy_(weight)
+        conv.bias.copy_(self.conv3.bias + self.conv1.bias)
+        return conv.to(self.conv3.weight.device)
+
+
+def _conv3(cin: int, cout: int, rep: bool = False) -> nn.Module:
+    return RepConv(cin, cout) if rep else nn.Conv2d(cin, cout, 3, padding=1)
+
+
+def _block(cin: int, cout: int, rep: bool = False) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(cin, cout, 3, padding=1),
+        _conv3(cin, cout, rep),
         nn.LeakyReLU(0.2, inplace=True),
-        nn.Conv2d(cout, cout, 3, padding=1),
+        _conv3(cout, cout, rep),
         nn.LeakyReLU(0.2, inplace=True),
     )
+
+
+def fold_reparameterised(model: nn.Module) -> nn.Module:
+    """Replace every :class:`RepConv` of `model` by its single 3x3 convolution (in place): the
+    inference form, same output to float32 precision. Its state dict then no longer loads into
+    a training-form model: save weights before folding."""
+    for name, child in model.named_children():
+        if isinstance(child, RepConv):
+            setattr(model, name, child.fold())
+        else:
+            fold_reparameterised(child)
+    return model
 
 
 class UNet(nn.Module):
@@ -131,19 +201,36 @@ class UNet(nn.Module):
         self.down = nn.ModuleList()
         extra = 1 if config.noise_map else 0
         cin = (4 + extra) * s * s
+        rep = config.rep
         for width in widths:
-            self.down.append(_block(cin, width))
+            self.down.append(_block(cin, width, rep))
             cin = width
         self.up = nn.ModuleList()
         self.merge = nn.ModuleList()
         for width in reversed(widths[:-1]):
             self.up.append(nn.ConvTranspose2d(cin, width, 2, stride=2))
-            self.merge.append(_block(2 * width, width))
+            self.merge.append(_block(width if config.additive_skips else 2 * width, width, rep))
             cin = width
         self.head = nn.Conv2d(cin, 4 * s * s, 1)
         self.pool = nn.MaxPool2d(2)
         self.refine = None
-        if config.refine:
+        self.detail = None
+        if config.fused_detail:
+            if not (config.noise_map and config.detail_gate and config.refine):
+                raise ValueError("fused_detail needs noise_map, detail_gate and refine")
+            # One stage for what refine and gate do apart: from the input, the estimate, the
+            # noise level and the residual's energy above it, a correction (starts at zero) and
+            # the gate's logits (start nearly closed).
+            self.detail = nn.Sequential(
+                nn.Conv2d(13, config.refine, 3, padding=1), nn.LeakyReLU(0.2, inplace=True)
+            )
+            self.detail_correction = nn.Conv2d(config.refine, 4, 3, padding=1)
+            self.detail_gate = nn.Conv2d(config.refine, 4, 3, padding=1)
+            nn.init.zeros_(self.detail_correction.weight)
+            nn.init.zeros_(self.detail_correction.bias)
+            nn.init.zeros_(self.detail_gate.weight)
+            nn.init.constant_(self.detail_gate.bias, -4.0)
+        elif config.refine:
             # Fine texture survives the fold into s x s blocks only through the head's few
             # channels; this stage puts it back from the input where the noise allows. Its last
             # layer starts at zero, so training starts from the network without it.
@@ -155,7 +242,7 @@ class UNet(nn.Module):
             nn.init.zeros_(self.refine[2].weight)
             nn.init.zeros_(self.refine[2].bias)
         self.gate = None
-        if config.detail_gate:
+        if config.detail_gate and not config.fused_detail:
             if not config.noise_map:
                 raise ValueError("detail_gate needs noise_map")
             # Per pixel and channel, how much of (input - estimate) to add back: it sees how
@@ -190,7 +277,10 @@ class UNet(nn.Module):
             skips.append(h)
         skips.pop()
         for up, merge in zip(self.up, self.merge, strict=True):
-            h = merge(torch.cat([up(h), skips.pop()], dim=1))
+            if self.config.additive_skips:
+                h = merge(up(h).add_(skips.pop()))
+            else:
+                h = merge(torch.cat([up(h), skips.pop()], dim=1))
         # The output stage runs in float32 even under bfloat16 autocast: 8 significant bits would
         # band smooth gradients, and at these few channels float32 costs little.
         bfloat16 = torch.is_autocast_enabled(x.device.type)
@@ -199,6 +289,8 @@ class UNet(nn.Module):
             # every tensor of the full-resolution stages in one layout: converting their
             # concatenated inputs cost a fifth of the network's time on a CPU
             out = self.unfold(self.head(h.float())).contiguous(memory_format=layout)
+            if self.detail is not None:
+                return out + self._fused_detail(x.float(), out, extra[0].float(), bfloat16, layout)
             if self.refine is not None:
                 stage_input = torch.cat([x.float(), out, *(e.float() for e in extra)], dim=1)
                 # a small correction: bfloat16's 8 significant bits of it are far below a DN
@@ -219,6 +311,17 @@ class UNet(nn.Module):
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bfloat16):
             logits = self.gate(features)
         return torch.sigmoid(logits.float()) * residual
+
+    def _fused_detail(self, x: torch.Tensor, out: torch.Tensor, noise_map: torch.Tensor, bfloat16: bool,
+                      layout: torch.memory_format) -> torch.Tensor:  # fmt: skip
+        residual = x - out
+        above_noise = _log_scale(_box_mean(residual * residual, 3)) - noise_map
+        features = torch.cat([x, out, noise_map, above_noise], dim=1).contiguous(memory_format=layout)
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bfloat16):
+            hidden = self.detail(features)
+            correction, logits = self.detail_correction(hidden), self.detail_gate(hidden)
+        # two heads, not one of 8 channels split in two: slices of a channels-last tensor are slow
+        return torch.addcmul(correction.float(), torch.sigmoid(logits.float()), residual)
 
 
 def _layout(x: torch.Tensor) -> torch.memory_format:
@@ -296,7 +399,7 @@ def load_grown(model: UNet, state: dict) -> None:
         else:
             raise ValueError(f"weights do not fit {model.config.name}: {key} {tuple(value.shape)}")
     missing = set(own) - set(state)
-    if any(not key.startswith(("refine.", "gate.")) for key in missing):
+    if any(not key.startswith(("refine.", "gate.", "detail")) for key in missing):
         raise ValueError(f"weights do not fit {model.config.name}: missing {sorted(missing)[:3]}")
 
 
@@ -318,6 +421,7 @@ def load_model(weights: str | os.PathLike | None = None, device: str | None = No
     config = ModelConfig(**json.loads(meta["config"]))
     model = UNet(config)
     model.load_state_dict(load_file(path))
+    fold_reparameterised(model)
     model.eval()
     target = choose_device(device)
     model.to(target)

@@ -51,6 +51,7 @@ class TrainOptions:
     init: str | None = None  # start from these weights (.safetensors) instead of random ones
     loss: str = "log-l1+srgb"  # see _loss; "l1" trained v1, "l1+gamma" v2, "log-l1+gamma" v4
     workers: int = 0  # processes making the training pairs (0: the training process itself)
+    ema: float = 0.0  # decay of an exponential moving average of the weights (0: none)
 
 
 LOSSES = ("log-l1+srgb", "log-l1+gamma", "l1+gamma", "l1")
@@ -223,11 +224,18 @@ def train(opts: TrainOptions, resume: bool = False, progress: bool = True) -> di
     if device.type == "cpu":
         model = model.to(memory_format=torch.channels_last)
     # the detail gate starts nearly closed and has to open: it learns 10x faster than the rest
-    gate = [p for name, p in model.named_parameters() if name.startswith("gate.")]
-    rest = [p for name, p in model.named_parameters() if not name.startswith("gate.")]
+    fast_prefixes = ("gate.", "detail_gate.")
+    gate = [p for name, p in model.named_parameters() if name.startswith(fast_prefixes)]
+    rest = [p for name, p in model.named_parameters() if not name.startswith(fast_prefixes)]
     groups = [{"params": rest, "lr_scale": 1.0}] + ([{"params": gate, "lr_scale": 10.0}] if gate else [])
     optimizer = torch.optim.Adam(groups, lr=opts.lr)
     step, best, elapsed = 0, -float("inf"), 0.0
+    ema = None
+    if opts.ema:
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+        # validation, best and final weights are the average's: steadier than the last step's
+        ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(opts.ema), use_buffers=True)
     if opts.init:
         from safetensors.torch import load_file
 
@@ -240,6 +248,8 @@ def train(opts: TrainOptions, resume: bool = False, progress: bool = True) -> di
         state = torch.load(checkpoint, map_location=device, weights_only=False)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        if ema is not None and "ema" in state:
+            ema.load_state_dict(state["ema"])
         step, best, elapsed = state["step"], state["best"], state.get("elapsed", 0.0)
     (out / "options.json").write_text(json.dumps(asdict(opts), indent=2))
 
@@ -258,6 +268,7 @@ def train(opts: TrainOptions, resume: bool = False, progress: bool = True) -> di
     started = time.perf_counter() - elapsed
     running = []
     model.train()
+    evaluated = model if ema is None else ema.module
     last_val = last_val_srgb = float("nan")
     stop_at = opts.steps if opts.session_steps is None else min(opts.steps, step + opts.session_steps)
     for noisy, clean, looks in batches(source, opts, step, stop_at):
@@ -272,6 +283,8 @@ def train(opts: TrainOptions, resume: bool = False, progress: bool = True) -> di
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if ema is not None:
+            ema.update_parameters(model)
         step += 1
         running.append(loss.item())
         if bar:
@@ -279,27 +292,30 @@ def train(opts: TrainOptions, resume: bool = False, progress: bool = True) -> di
             bar.set_postfix(loss=f"{np.mean(running[-50:]):.4f}", val=f"{last_val:.2f}")
         do_val = step % opts.val_every == 0 or step == opts.steps
         if do_val and val_items:
-            last_val, last_val_srgb = validate(model, val_items, device)
+            last_val, last_val_srgb = validate(evaluated, val_items, device)
             if last_val > best:
                 best = last_val
-                save_weights(model, out / "best.safetensors", {"step": step, "val_psnr_raw": last_val})
+                save_weights(evaluated, out / "best.safetensors", {"step": step, "val_psnr_raw": last_val})
         if step % opts.checkpoint_every == 0 or do_val or step == stop_at:
             writer.writerow([step, f"{np.mean(running):.6f}", f"{lr:.3g}",
                              f"{last_val:.4f}" if do_val else "", f"{last_val_srgb:.4f}" if do_val else "",
                              f"{time.perf_counter() - started:.1f}"])  # fmt: skip
             log.flush()
             running = []
-            _save_checkpoint(checkpoint, model, optimizer, step, best, time.perf_counter() - started)
+            _save_checkpoint(checkpoint, model, optimizer, step, best, time.perf_counter() - started, ema)
     if bar:
         bar.close()
     log.close()
-    save_weights(model, out / "final.safetensors", {"step": step})
+    save_weights(evaluated, out / "final.safetensors", {"step": step})
     return {"steps": step, "best_val_psnr_raw": best, "elapsed_s": time.perf_counter() - started,
             "device": str(device)}  # fmt: skip
 
 
-def _save_checkpoint(path: Path, model, optimizer, step, best, elapsed) -> None:
+def _save_checkpoint(path: Path, model, optimizer, step, best, elapsed, ema=None) -> None:
     tmp = path.with_suffix(".tmp")
-    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                "best": best, "elapsed": elapsed, "config": asdict(model.config)}, tmp)  # fmt: skip
+    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+             "best": best, "elapsed": elapsed, "config": asdict(model.config)}  # fmt: skip
+    if ema is not None:
+        state["ema"] = ema.state_dict()
+    torch.save(state, tmp)
     os.replace(tmp, path)
