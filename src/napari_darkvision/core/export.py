@@ -9,6 +9,8 @@ import zlib
 
 import numpy as np
 
+from .output import write_atomically
+
 OUTPUT_SUFFIXES = (".png", ".tif", ".tiff")
 
 
@@ -31,15 +33,22 @@ def write_png16(path: str | os.PathLike, rgb: np.ndarray) -> None:
         f.write(_png_chunk(b"IEND", b""))
 
 
-def save_rgb16(path: str | os.PathLike, rgb: np.ndarray, metadata: dict | None = None) -> None:
+def save_rgb16(path: str | os.PathLike, rgb: np.ndarray, metadata: dict | None = None, *,
+               overwrite: bool = False, sources=()) -> None:  # fmt: skip
+    """Write a 16-bit PNG or TIFF whole or not at all (:func:`~.output.write_atomically`)."""
     suffix = os.path.splitext(os.fspath(path))[1].lower()
     if suffix == ".png":
-        write_png16(path, rgb)
+        write = lambda temporary: write_png16(temporary, rgb)  # noqa: E731
     elif suffix in (".tif", ".tiff"):
         import json
 
         import tifffile
 
-        tifffile.imwrite(path, rgb, photometric="rgb", description=json.dumps(metadata or {}, default=str))
+        def write(temporary):
+            description = json.dumps(metadata or {}, default=str)
+            tifffile.imwrite(temporary, rgb, photometric="rgb", description=description)
     else:
-        raise ValueError(f"Output must end in {', '.join(OUTPUT_SUFFIXES)}, not {suffix!r}")
+        from .errors import OutputError
+
+        raise OutputError(f"Output must end in {', '.join(OUTPUT_SUFFIXES)}, not {suffix!r}")
+    write_atomically(path, write, overwrite=overwrite, sources=sources)

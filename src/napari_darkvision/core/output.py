@@ -1,0 +1,148 @@
+"""One way to write an output, for every writer (CLI, API, widget, napari writer, batch).
+
+:func:`check_output` validates a target before any work is done: a known format, a folder that
+exists and takes files, not a directory, not one of the inputs (by inode: hard links and
+symlinks included), and not an existing file unless overwriting was asked for.
+:func:`write_atomically` then writes to a temporary file beside the target, flushes it to disk
+and moves it into place, so an output appears whole or not at all: a full disk, an error or a
+Ctrl-C leave no partial file, and a previous good file survives a failed overwrite. Without
+overwrite the move is exclusive (a hard link), so of two runs to one target the second gets
+:class:`OutputExistsError` instead of silently replacing the first's result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from .errors import OutputError, OutputExistsError
+
+#: Output formats by file extension (lower case).
+OUTPUT_FORMATS = {".png": "png", ".tif": "tiff", ".tiff": "tiff", ".dng": "dng"}
+
+#: Temporary files end with this (and start with a dot), so a batch or a person can tell them.
+PARTIAL_SUFFIX = ".darkvision-partial"
+
+
+def output_format(target: str | os.PathLike, formats: Iterable[str] = OUTPUT_FORMATS) -> str:
+    """The format of `target` by its extension; OutputError for one we do not write."""
+    suffix = Path(target).suffix.lower()
+    if suffix not in formats:
+        raise OutputError(
+            f"Output {os.fspath(target)!r} must end in {', '.join(formats)} (not {suffix or 'nothing'})."
+        )
+    return OUTPUT_FORMATS[suffix]
+
+
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """True when both paths exist and name one file (same device and inode: through hard links
+    and symlinks alike)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_output(target: str | os.PathLike, *, sources: Iterable[str | os.PathLike] = (), overwrite: bool = False,
+                 formats: Iterable[str] = OUTPUT_FORMATS) -> Path:  # fmt: skip
+    """Validate `target` before work starts; returns it as a Path, or raises OutputError."""
+    path = Path(target)
+    output_format(path, formats)
+    for source in sources:
+        if source and same_file(path, source):
+            raise OutputError(
+                f"Refusing to write over the input {os.fspath(source)!r}: choose another output path."
+            )
+    if path.is_dir():
+        raise OutputError(f"Output {os.fspath(path)!r} is a directory: give a file name.")
+    if os.path.lexists(path) and not overwrite:
+        raise OutputExistsError(f"{os.fspath(path)} exists; pass --overwrite (overwrite=True) to replace it.")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise OutputError(f"Output folder {os.fspath(folder)!r} does not exist.")
+    try:  # the real test: os.access says yes to root on a read-only file system
+        handle, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=PARTIAL_SUFFIX, dir=folder)
+    except OSError as err:
+        raise OutputError(
+            f"Cannot write to the folder {os.fspath(folder)!r}: {err.strerror or err}."
+        ) from None
+    os.close(handle)
+    os.unlink(probe)
+    return path
+
+
+def write_atomically(target: str | os.PathLike, write: Callable[[str], None], *, overwrite: bool = False,
+                     sources: Iterable[str | os.PathLike] = ()) -> Path:  # fmt: skip
+    """Call ``write(temporary_path)`` to make the whole file, then move it to `target`.
+
+    Checks the target first (:func:`check_output`). Whatever goes wrong while writing, disk full
+    or KeyboardInterrupt included, the temporary file is removed and `target` is as it was."""
+    sources = list(sources)
+    path = check_output(target, sources=sources, overwrite=overwrite)
+    handle, temporary = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=PARTIAL_SUFFIX, dir=path.parent or "."
+    )
+    os.close(handle)
+    try:
+        try:
+            write(temporary)
+            _flush_to_disk(temporary)
+            for source in sources:  # an input replaced by the output's name meanwhile
+                if source and same_file(path, source):
+                    raise OutputError(f"Refusing to write over the input {os.fspath(source)!r}.")
+            _publish(temporary, path, overwrite)
+        except OSError as err:
+            if isinstance(err, OutputError):
+                raise
+            if err.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise OutputError(
+                    f"Not enough space to write {os.fspath(path)}: nothing was written "
+                    "(free some space or choose another folder)."
+                ) from None
+            raise OutputError(
+                f"Cannot write {os.fspath(path)}: {err.strerror or err}; nothing was written."
+            ) from err
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+    _flush_folder(path.parent)
+    return path
+
+
+def _publish(temporary: str, path: Path, overwrite: bool) -> None:
+    if overwrite:
+        os.replace(temporary, path)
+        return
+    try:
+        os.link(temporary, path)  # fails if the target appeared meanwhile: no silent replacement
+    except FileExistsError:
+        raise OutputExistsError(
+            f"{os.fspath(path)} was created by someone else meanwhile; not replaced."
+        ) from None
+    except OSError as err:
+        if err.errno not in (errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP):
+            raise
+        if os.path.lexists(path):  # a file system without hard links: check, then move
+            raise OutputExistsError(
+                f"{os.fspath(path)} was created by someone else meanwhile; not replaced."
+            ) from None
+        os.replace(temporary, path)
+
+
+def _flush_to_disk(path: str) -> None:
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def _flush_folder(folder: Path) -> None:
+    """Make the rename itself durable (a power cut after it keeps the file); not on Windows."""
+    with contextlib.suppress(OSError, AttributeError):
+        descriptor = os.open(folder or ".", os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
