@@ -131,11 +131,9 @@ def median(values: list[float]) -> float:
 
 
 def run_generator(steps):
-    while True:
-        try:
-            next(steps)
-        except StopIteration as finished:
-            return finished.value
+    from napari_darkvision.core.progress import run_to_end
+
+    return run_to_end(steps)
 
 
 def timed_enhance(path: str, **options) -> tuple[float, dict[str, float], dict]:
@@ -144,14 +142,12 @@ def timed_enhance(path: str, **options) -> tuple[float, dict[str, float], dict]:
 
     marks = {}
     started = time.perf_counter()
-    steps = enhance_steps(path, ratio=RATIO, **options)
-    while True:
-        try:
-            step = next(steps)
-        except StopIteration as finished:
-            result = finished.value
-            break
-        marks[step.stage] = time.perf_counter()  # the last "network" mark: the last tile
+    from napari_darkvision.core.progress import run_to_end
+
+    def mark(step) -> None:
+        marks[step.stage.value] = time.perf_counter()  # the last "network" mark: the last tile
+
+    result = run_to_end(enhance_steps(path, ratio=RATIO, **options), mark)
     ended = time.perf_counter()
     stages = {
         "read": marks["read"] - started,

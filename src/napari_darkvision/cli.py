@@ -12,47 +12,84 @@ ARCHITECTURE_NAMES = ("fast-aware", "fast-rep", "small", "fast", "fast-detail", 
 
 
 def _enhance(args) -> int:
+    """One input to one output; several inputs, a folder, a glob or a list file go to :mod:`.batch`."""
+    inputs = list(args.input)
+    if len(inputs) > 1 or any(_is_many(i) for i in inputs):
+        from .batch import run_from_cli
+
+        return run_from_cli(args)
+    return _enhance_one(args, Path(inputs[0]))
+
+
+def _is_many(text: str) -> bool:
+    """A folder, a glob pattern or a text file listing paths, rather than a single raw."""
+    path = Path(text)
+    return (
+        path.is_dir()
+        or (not path.exists() and any(c in text for c in "*?["))
+        or path.suffix.lower() == ".txt"
+    )
+
+
+def default_output(source: Path, suffix: str = ".png") -> Path:
+    """The single-file naming rule: ``<input stem>_darkvision<suffix>`` beside the input."""
+    return source.with_name(f"{source.stem}_darkvision{suffix}")
+
+
+def _enhance_one(args, source: Path) -> int:
+    from .core.output import check_output
+    from .core.parameters import check_device, check_flag
+    from .core.pipeline import validate_ratio
+
+    # everything a person can get wrong is checked here, before torch is imported (seconds)
+    if not source.is_file():
+        raise _missing(source)
+    out = Path(args.output) if args.output else default_output(source)
+    check_output(out, sources=[source], overwrite=args.overwrite)
+    validate_ratio(args.ratio)
+    check_flag(args.stretch, "stretch")
+    check_device(args.device)
+    if args.weights and not Path(args.weights).is_file():
+        from .core.errors import MissingWeightsError
+
+        raise MissingWeightsError(f"No model weights at {args.weights}.")
+
     from tqdm import tqdm
 
-    from .core.export import OUTPUT_SUFFIXES, save_rgb16
-    from .core.pipeline import EnhanceError, enhance_steps
-    from .core.raw import RawReadError
+    from .core.export import save_result
+    from .core.pipeline import enhance_steps, run_to_end
 
-    source = Path(args.input)
-    out = Path(args.output) if args.output else source.with_name(f"{source.stem}_darkvision.png")
-    if out.suffix.lower() not in OUTPUT_SUFFIXES:
-        return _fail(f"output must end in {', '.join(OUTPUT_SUFFIXES)}: {out}")
-    if out.exists() and source.exists() and out.resolve() == source.resolve():
-        return _fail("refusing to overwrite the input file; choose another output path")
-    if out.exists() and not args.overwrite:
-        return _fail(f"{out} exists; pass --overwrite to replace it")
-    if not source.is_file():
-        return _fail(f"no such file: {source}")
     bar = tqdm(total=100, desc=source.name, unit="%", disable=args.quiet, leave=False)
-    steps = enhance_steps(source, ratio=args.ratio, stretch=args.stretch, weights=args.weights,
-                          device=args.device)  # fmt: skip
+
+    def show(event) -> None:
+        label = {"network": "denoising", "render": "rendering"}.get(event.stage, event.stage)
+        bar.set_description(f"{source.name}: {label}")
+        done = (
+            5 + 85 * event.fraction
+            if event.stage == "network"
+            else {"read": 5, "render": 90}.get(event.stage, 100)
+        )
+        bar.update(done - bar.n)
+
+    steps = enhance_steps(
+        source, ratio=args.ratio, stretch=args.stretch, weights=args.weights, device=args.device
+    )
     try:
-        while True:
-            event = next(steps)
-            label = {"network": "denoising", "render": "rendering"}.get(event.stage, event.stage)
-            bar.set_description(f"{source.name}: {label}")
-            done = (
-                5 + 85 * event.fraction
-                if event.stage == "network"
-                else {"read": 5, "render": 90}.get(event.stage, 100)
-            )
-            bar.update(done - bar.n)
-    except StopIteration as finished:
-        result = finished.value
-    except (RawReadError, EnhanceError, FileNotFoundError, ValueError) as err:
+        result = run_to_end(steps, show)
+        save_result(out, result, overwrite=args.overwrite, sources=[source])
+    finally:
         bar.close()
-        return _fail(str(err))
-    bar.close()
-    save_rgb16(out, result.image, result.metadata)
     meta = result.metadata
     print(f"{out}  (ratio x{meta['ratio']:g} {meta['ratio_mode']}, {meta['model']}, {meta['device']}, "
           f"{meta['seconds']:.1f} s)")  # fmt: skip
     return 0
+
+
+def _missing(source: Path):
+    from .core.errors import MissingInputError
+
+    what = "is a folder, not a raw file" if source.is_dir() else "does not exist"
+    return MissingInputError(f"{source} {what}.")
 
 
 def _demo(args) -> int:
@@ -72,11 +109,18 @@ def _demo(args) -> int:
             napari.run()
             return 0
     out = Path(args.output_dir) / "gopro_dark_x100_darkvision.png"
-    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        from .core.errors import OutputError
+
+        raise OutputError(
+            f"Cannot make the output folder {args.output_dir!r}: {err.strerror or err}."
+        ) from None
     print(f"No display: enhancing the bundled sample {sample.name} (x100) on the command line.")
-    ns = argparse.Namespace(input=str(sample), output=str(out), ratio="100", stretch=False, weights=None,
+    ns = argparse.Namespace(input=[str(sample)], output=str(out), ratio="100", stretch=False, weights=None,
                             device=None, overwrite=True, quiet=False)  # fmt: skip
-    code = _enhance(ns)
+    code = _enhance_one(ns, Path(str(sample)))
     if code == 0:
         print(f"Output written to {out.resolve()}")
     return code
@@ -117,15 +161,23 @@ def _fail(message: str) -> int:
     return 2
 
 
+#: Exit status after Ctrl-C, as shells report a process ended by SIGINT.
+INTERRUPTED = 130
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="napari-darkvision", description="See in the dark: enhance dark camera raws."
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("enhance", help="enhance a dark raw file into a 16-bit PNG or TIFF")
-    p.add_argument("input", help="camera raw file (ARW, NEF, CR2, DNG, RAF, ORF, RW2, ...)")
-    p.add_argument("-o", "--output", help="output .png/.tif (default: <input>_darkvision.png beside it)")
+    p = sub.add_parser("enhance", help="enhance dark raw files into 16-bit PNG or TIFF")
+    p.add_argument("input", nargs="+",
+                   help="camera raw file (ARW, NEF, CR2, DNG, RAF, ORF, RW2, ...); several files, folders, "
+                        "glob patterns or a .txt list of paths make a batch")  # fmt: skip
+    p.add_argument("-o", "--output",
+                   help="output .png/.tif (default: <input>_darkvision.png beside it); for a batch, the "
+                        "output folder")  # fmt: skip
     p.add_argument("--ratio", default="auto", help="exposure amplification, e.g. 100, 250, 300, or 'auto'")
     p.add_argument("--stretch", action="store_true", help="histogram-stretch the result (after the network)")
     p.add_argument("--weights", help="other model weights (.safetensors)")
@@ -196,8 +248,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return args.func(args)
+    parser = build_parser()
+    for command in parser._subparsers._group_actions[0].choices.values():
+        command.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    args = parser.parse_args(argv)
+    from .core.errors import DarkvisionError
+
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print("napari-darkvision: interrupted; no partial output was left.", file=sys.stderr)
+        return INTERRUPTED
+    except DarkvisionError as err:
+        if args.debug:
+            raise
+        return _fail(str(err))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ import numpy as np
 from .raw import XYZ_FROM_SRGB, RawImage, channel_positions
 
 _CFA_CODES = {"R": 0, "G": 1, "B": 2}
+#: LibRaw's flip code -> the TIFF Orientation tag that LibRaw reads back as that code.
+TIFF_ORIENTATION_FROM_FLIP = {0: 1, 1: 2, 3: 3, 2: 4, 4: 5, 6: 6, 7: 7, 5: 8}
 
 
 def _rationals(values, denominator: int = 10000) -> list[int]:
@@ -53,6 +55,7 @@ def write_dng(path: str | os.PathLike, raw: RawImage) -> None:
         (50728, "2I", 3, _rationals(as_shot_neutral), True),  # AsShotNeutral
         (271, "s", 0, raw.make or "napari-darkvision", True),  # Make
         (272, "s", 0, raw.model or "synthetic", True),  # Model
+        (274, "H", 1, TIFF_ORIENTATION_FROM_FLIP.get(int(raw.orientation), 1), True),  # Orientation
     ]
     if raw.exposure_time > 0:
         tags.append((33434, "2I", 1, _rationals(raw.exposure_time, denominator=1000000), True))

@@ -31,6 +31,10 @@ class ModelError(DarkvisionError, ValueError):
     or a network whose output is not finite."""
 
 
+class MissingWeightsError(ModelError, FileNotFoundError):
+    """No weights file at the path given."""
+
+
 class DeviceError(DarkvisionError, ValueError):
     """A device that is unknown or not present (``cuda`` without CUDA, ``mps`` off a Mac...)."""
 

@@ -52,3 +52,14 @@ def save_rgb16(path: str | os.PathLike, rgb: np.ndarray, metadata: dict | None =
 
         raise OutputError(f"Output must end in {', '.join(OUTPUT_SUFFIXES)}, not {suffix!r}")
     write_atomically(path, write, overwrite=overwrite, sources=sources)
+
+
+def save_result(path: str | os.PathLike, result, *, overwrite: bool = False, sources=()) -> None:
+    """Write an :class:`~.pipeline.Enhanced` result in the format of `path`'s extension."""
+    from .output import output_format
+
+    if output_format(path) == "dng":
+        from .errors import OutputError
+
+        raise OutputError("DNG output is not available yet: write .png or .tif")
+    save_rgb16(path, result.image, result.metadata, overwrite=overwrite, sources=sources)

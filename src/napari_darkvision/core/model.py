@@ -354,9 +354,26 @@ def parameter_count(model: nn.Module) -> int:
 
 
 def choose_device(preference: str | None = None) -> torch.device:
-    """CUDA, then Apple MPS, then CPU; or what the user asked for."""
+    """CUDA, then Apple MPS, then CPU; or what the user asked for, if it is present
+    (:class:`~.errors.DeviceError` otherwise)."""
+    from .errors import DeviceError
+    from .parameters import check_device
+
+    preference = check_device(preference)
     if preference and preference != "auto":
-        return torch.device(preference)
+        device = torch.device(preference)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise DeviceError(
+                "CUDA was asked for, but this torch has no CUDA or sees no NVIDIA GPU: use --device cpu."
+            )
+        if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+            raise DeviceError(
+                f"There is no {preference}: this machine has {torch.cuda.device_count()} CUDA device(s)."
+            )
+        mps = getattr(torch.backends, "mps", None)
+        if device.type == "mps" and not (mps and mps.is_available()):
+            raise DeviceError("Apple MPS was asked for, but it is not available here: use --device cpu.")
+        return device
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
@@ -406,24 +423,53 @@ def load_grown(model: UNet, state: dict) -> None:
 def load_model(weights: str | os.PathLike | None = None, device: str | None = None) -> UNet:
     """Build the network described in a safetensors file and load its weights (offline).
 
-    With no path, the model shipped inside the package.
+    Parameters
+    ----------
+    weights
+        A ``.safetensors`` file written by ``napari-darkvision train``; None for the model
+        shipped inside the package.
+    device
+        "cpu", "cuda", "cuda:N", "mps", or None/"auto" for the fastest present.
+
+    Raises
+    ------
+    ModelError
+        The file is missing, damaged, not a napari-darkvision model, of an architecture its
+        config does not describe, or holds non-finite weights.
+    DeviceError
+        The device is unknown or not present.
     """
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
     from safetensors.torch import load_file
 
+    from .errors import MissingWeightsError, ModelError
+
     path = os.fspath(weights) if weights else default_weights_path()
+    name = os.path.basename(path)
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"No model weights at {path}")
-    with safe_open(path, framework="pt") as handle:
-        meta = handle.metadata() or {}
+        raise MissingWeightsError(f"No model weights at {path}.")
+    target = choose_device(device)
+    try:
+        with safe_open(path, framework="pt") as handle:
+            meta = handle.metadata() or {}
+        state = load_file(path)
+    except (SafetensorError, OSError, ValueError) as err:
+        raise ModelError(
+            f"{name} is not a readable .safetensors weights file (damaged or truncated?): {err}"
+        ) from None
     if "config" not in meta:
-        raise ValueError(f"{path} is not a napari-darkvision model (no config in its metadata)")
-    config = ModelConfig(**json.loads(meta["config"]))
-    model = UNet(config)
-    model.load_state_dict(load_file(path))
+        raise ModelError(f"{name} is not a napari-darkvision model (no config in its metadata).")
+    try:
+        config = ModelConfig(**json.loads(meta["config"]))
+        model = UNet(config)
+        model.load_state_dict(state)
+    except (TypeError, ValueError, RuntimeError) as err:
+        first = str(err).strip().splitlines()[0][:200]
+        raise ModelError(f"{name} does not describe a network this version can build: {first}") from None
+    if not all(torch.isfinite(t).all() for t in state.values() if t.is_floating_point()):
+        raise ModelError(f"{name} holds weights that are not finite (NaN or infinity): the file is damaged.")
     fold_reparameterised(model)
     model.eval()
-    target = choose_device(device)
     model.to(target)
     if target.type == "cpu":
         model.to(memory_format=torch.channels_last)

@@ -25,6 +25,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
 
+from .errors import EnhanceError  # noqa: E402
+from .progress import Progress, Stage, run_to_end  # noqa: E402
 from .raw import RawImage, pack, read_raw, unpack  # noqa: E402
 from .render import render  # noqa: E402
 from .render import stretch as stretch_image  # noqa: E402
@@ -37,31 +39,22 @@ MIN_RATIO, MAX_RATIO = 1.0, 3000.0
 AUTO_TARGET_MEAN = 0.1
 
 
-class EnhanceError(ValueError):
-    """Bad parameters or input, explained for a person."""
-
-
-@dataclass
-class Progress:
-    stage: str  # "read", "network", "render", "done"
-    done: int
-    total: int
-
-    @property
-    def fraction(self) -> float:
-        return self.done / self.total if self.total else 0.0
-
-
 @dataclass
 class Enhanced:
     image: np.ndarray  # (H, W, 3) uint16 sRGB
     metadata: dict = field(default_factory=dict)
+    #: the enhanced Bayer mosaic (uint16, shaped and levelled like ``raw.mosaic``), before rendering
+    mosaic: np.ndarray | None = None
+    #: the source as read (levels, CFA, white balance, matrix, orientation, EXIF)
+    raw: RawImage | None = None
 
 
 def validate_ratio(ratio) -> float | None:
     """A float ratio, or None for "auto"; EnhanceError for anything else."""
     if ratio is None or (isinstance(ratio, str) and ratio.strip().lower() == "auto"):
         return None
+    if isinstance(ratio, bool) or type(ratio).__name__ == "bool_":
+        raise EnhanceError(f"Ratio must be a number or 'auto', not {ratio!r}.")
     try:
         value = float(ratio)
     except (TypeError, ValueError) as err:
@@ -85,11 +78,24 @@ def auto_ratio(raw: RawImage) -> float:
     return float(np.clip(AUTO_TARGET_MEAN / level, MIN_RATIO, MAX_RATIO))
 
 
-@lru_cache(maxsize=4)
 def cached_model(weights: str | None = None, device: str | None = None):
+    """The loaded model, reused while its file is unchanged (path, size and modification time)."""
+    from .model import default_weights_path
+
+    path = os.path.abspath(os.fspath(weights) if weights else default_weights_path())
+    try:
+        stat = os.stat(path)
+        identity = (path, stat.st_size, stat.st_mtime_ns, stat.st_ino)
+    except OSError:
+        identity = (path, None, None, None)
+    return _load_model(identity, device)
+
+
+@lru_cache(maxsize=4)
+def _load_model(identity: tuple, device: str | None):
     from .model import load_model
 
-    return load_model(weights, device)
+    return load_model(identity[0], device)
 
 
 def enhance_steps(source: RawImage | str | os.PathLike, ratio: float | str | None = "auto",
@@ -110,28 +116,25 @@ def enhance_steps(source: RawImage | str | os.PathLike, ratio: float | str | Non
     ratio_mode = "auto" if chosen is None else "manual"
     started = time.perf_counter()
     raw = source if isinstance(source, RawImage) else read_raw(source)
-    yield Progress("read", 1, 1)
+    yield Progress(Stage.READ, 1, 1)
     if chosen is None:
         chosen = auto_ratio(raw)
     model = cached_model(os.fspath(weights) if weights else None, device)
     model_device = next(model.parameters()).device
     precision = resolve_precision(precision, model_device)
     packed = pack(raw, ratio=chosen)
-    tiles = run_tiled(model, packed, tile=tile, overlap=overlap, device=model_device, precision=precision)
-    try:
-        while True:
-            done, total = next(tiles)
-            yield Progress("network", done, total)
-    except StopIteration as finished:
-        clean = finished.value
-    del packed, tiles
+    clean = yield from run_tiled(
+        model, packed, tile=tile, overlap=overlap, device=model_device, precision=precision
+    )
+    del packed
     mosaic = unpack(clean, raw)
     del clean
-    yield Progress("render", 0, 1)
+    mosaic.flags.writeable = False  # shared by the result and the render: neither may change it
+    yield Progress(Stage.RENDER, 0, 1)
     image = render(raw, mosaic, sensor_orientation=sensor_orientation)
     if stretch:
         image = stretch_image(image)
-    yield Progress("done", 1, 1)
+    yield Progress(Stage.DONE, 1, 1)
     config = model.config
     metadata = {
         "source": raw.path,
@@ -148,15 +151,7 @@ def enhance_steps(source: RawImage | str | os.PathLike, ratio: float | str | Non
         "camera": f"{raw.make} {raw.model}".strip(),
         "sensor_orientation": sensor_orientation,
     }
-    return Enhanced(image, metadata)
-
-
-def run_to_end(steps: Generator[Progress, None, Enhanced]) -> Enhanced:
-    while True:
-        try:
-            next(steps)
-        except StopIteration as finished:
-            return finished.value
+    return Enhanced(image, metadata, mosaic=mosaic, raw=raw)
 
 
 def enhance(source: RawImage | str | os.PathLike, ratio: float | str | None = "auto",

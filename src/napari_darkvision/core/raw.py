@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from .errors import MissingInputError, RawReadError
+
 #: Extensions of the Bayer raw formats LibRaw reads (lower case, no dot).
 RAW_EXTENSIONS = (
     "3fr", "ari", "arw", "bay", "cap", "cr2", "cr3", "crw", "dcr", "dcs", "dng", "drf", "eip",
@@ -30,10 +32,6 @@ XYZ_FROM_SRGB = np.array(
 )  # fmt: skip
 
 
-class RawReadError(ValueError):
-    """A file that is not a Bayer raw we can enhance; the message says why, for a person."""
-
-
 @dataclass
 class RawImage:
     """A Bayer mosaic as recorded, with what is needed to normalise and render it."""
@@ -49,6 +47,9 @@ class RawImage:
     make: str = ""
     model: str = ""
     path: str = ""
+    #: LibRaw's ``sizes.flip`` (dcraw's code: 0 none, 3 180 degrees, 5 and 6 quarter turns, 1, 2, 4, 7
+    #: mirrored); carried so that every render path, a temporary DNG included, turns the image alike.
+    orientation: int = 0
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -125,6 +126,9 @@ def read_raw(path: str | os.PathLike) -> RawImage:
     import rawpy
 
     path = os.fspath(path)
+    if not os.path.isfile(path):
+        what = "is a folder, not a raw file" if os.path.isdir(path) else "does not exist"
+        raise MissingInputError(f"{path} {what}.")
     try:
         with rawpy.imread(path) as raw:
             if raw.raw_type != rawpy.RawType.Flat or raw.raw_pattern is None:
@@ -152,6 +156,7 @@ def read_raw(path: str | os.PathLike) -> RawImage:
             rgb_cam = rgb_from_camera_matrix(raw.color_matrix, raw.rgb_xyz_matrix)
             white = float(raw.white_level)
             iso, exposure, make, model = _exif(raw, path)
+            orientation = int(raw.sizes.flip)
     except RawReadError:
         raise
     except rawpy.LibRawError as err:
@@ -178,6 +183,7 @@ def read_raw(path: str | os.PathLike) -> RawImage:
         make=make,
         model=model,
         path=os.path.abspath(path),
+        orientation=orientation,
     )
 
 

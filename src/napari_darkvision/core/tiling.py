@@ -17,6 +17,8 @@ from collections.abc import Generator
 
 import numpy as np
 
+from .progress import Progress, Stage
+
 #: Packed pixels (2.2 MP of sensor): a 12 MP frame (1424 x 2128 packed) takes 2 x 3 tiles with
 #: little more overlap than DEFAULT_OVERLAP; the network runs as fast per pixel as on 512.
 DEFAULT_TILE = 736
@@ -114,10 +116,10 @@ def resolve_precision(precision: str | None, device) -> str:
 
 def run_tiled(model, packed: np.ndarray, tile: int = DEFAULT_TILE, overlap: int = DEFAULT_OVERLAP,
               device=None, precision: str = "float32", keep_levels: bool = True,
-              ) -> Generator[tuple[int, int], None, np.ndarray]:  # fmt: skip
+              ) -> Generator[Progress, None, np.ndarray]:  # fmt: skip
     """Apply `model` to a (4, h, w) float32 array tile by tile.
 
-    A generator: yields (tiles done, tiles in all) after each tile and returns the (4, h, w)
+    A generator: yields ``Progress(Stage.NETWORK, tiles done, tiles in all)`` after each tile and returns the (4, h, w)
     float32 result (``result = yield from run_tiled(...)``). Closing it stops between tiles.
     `precision` is "float32", "bfloat16" or "auto" (see :func:`resolve_precision`).
     `keep_levels`: give each channel of the result its mean in the input (:func:`keep_channel_levels`).
@@ -153,11 +155,18 @@ def run_tiled(model, packed: np.ndarray, tile: int = DEFAULT_TILE, overlap: int 
                 if pad_h or pad_w:
                     t = F.pad(t, (0, pad_w, 0, pad_h), mode="replicate")
                 t = t.contiguous(memory_format=layout)
-                result = model(t, noise)[0, :, :th, :tw].float().clamp_(0.0, 1.0).cpu()
+                result = model(t, noise)[0, :, :th, :tw].float()
+                if not torch.isfinite(result).all():
+                    from .errors import ModelError
+
+                    raise ModelError(
+                        "The network's output is not finite (NaN or infinity): its weights are damaged."
+                    )
+                result = result.clamp_(0.0, 1.0).cpu()
                 result.mul_(torch.from_numpy(wy[:, None] * wx[None, :]))
                 torch.from_numpy(out[:, y : y + th, x : x + tw]).add_(result)
                 done += 1
-                yield done, total
+                yield Progress(Stage.NETWORK, done, total)
     return keep_channel_levels(out, packed) if keep_levels else out
 
 

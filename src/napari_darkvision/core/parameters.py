@@ -1,0 +1,28 @@
+"""Checks of the parameters a person passes, cheap enough to run before torch is imported."""
+
+from __future__ import annotations
+
+import re
+
+from .errors import DeviceError, EnhanceError
+
+#: Device names we run on: "auto" picks CUDA, then Apple MPS, then the CPU.
+DEVICE_KINDS = ("auto", "cpu", "cuda", "mps")
+_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+def check_flag(value, name: str) -> bool:
+    """A yes/no parameter: True or False (numpy's too), nothing else ("no" is not False)."""
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return bool(value)
+    raise EnhanceError(f"{name} must be True or False, not {value!r}.")
+
+
+def check_device(device) -> str | None:
+    """None/"auto" or a device name we support; DeviceError for anything else. Whether the
+    device is present is checked when the model is loaded (that needs torch)."""
+    if device is None:
+        return None
+    if not isinstance(device, str) or not _DEVICE.match(device.strip().lower()):
+        raise DeviceError(f"Unknown device {device!r}: use one of {', '.join(DEVICE_KINDS)} (or cuda:N).")
+    return device.strip().lower()
