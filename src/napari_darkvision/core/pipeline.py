@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 
 from .errors import EnhanceError  # noqa: E402
 from .progress import Progress, Stage, run_to_end  # noqa: E402
-from .raw import RawImage, pack, read_raw, unpack  # noqa: E402
+from .raw import RawImage, pack, read_raw, unpack, validate_raw  # noqa: E402
 from .render import render  # noqa: E402
 from .render import stretch as stretch_image  # noqa: E402
 from .tiling import DEFAULT_OVERLAP, DEFAULT_TILE  # noqa: E402
@@ -103,20 +103,53 @@ def enhance_steps(source: RawImage | str | os.PathLike, ratio: float | str | Non
                   tile: int = DEFAULT_TILE, overlap: int = DEFAULT_OVERLAP,
                   sensor_orientation: bool = False,
                   precision: str = "auto") -> Generator[Progress, None, Enhanced]:  # fmt: skip
-    """Enhance step by step, yielding progress; returns the :class:`Enhanced` image.
+    """Enhance step by step: a generator of :class:`Progress` events that returns the result.
 
-    `precision` of the network: "auto" (bfloat16 on CPUs with native bfloat16, else float32;
-    see :func:`~napari_darkvision.core.tiling.resolve_precision`), "float32" or "bfloat16".
+    Parameters
+    ----------
+    source
+        A raw file's path, or a :class:`RawImage` (validated here, however it was made).
+    ratio
+        Exposure amplification (1 to 3000; SID uses 100, 250, 300), or "auto"/None to estimate it.
+    stretch
+        Histogram-stretch the rendered result (after the network, never inside it).
+    weights
+        Other model weights (.safetensors); None for the shipped model.
+    device
+        "cpu", "cuda", "cuda:N", "mps", or None/"auto" for the fastest present.
+    tile, overlap
+        Tile side and minimum overlap in packed pixels (memory is bounded by the tile).
+    sensor_orientation
+        Keep the sensor's rows and columns (to line up with the mosaic) instead of turning the
+        image as the camera's orientation flag says.
+    precision
+        "auto" (bfloat16 on CPUs with native bfloat16, else float32), "float32" or "bfloat16".
+
+    Returns
+    -------
+    Enhanced
+        The (H, W, 3) uint16 sRGB image, its metadata, the enhanced mosaic and the source.
+
+    Raises
+    ------
+    DarkvisionError
+        RawReadError, EnhanceError, ModelError or DeviceError, worded for a person; all
+        parameters are checked before the raw is read or torch imported.
     """
+    from .parameters import check_device, check_flag
+
+    chosen = validate_ratio(ratio)
+    stretch = check_flag(stretch, "stretch")
+    device = check_device(device)
+    ratio_mode = "auto" if chosen is None else "manual"
+    started = time.perf_counter()
+    raw = validate_raw(source) if isinstance(source, RawImage) else read_raw(source)
+    yield Progress(Stage.READ, 1, 1)
+
     import torch
 
     from .tiling import resolve_precision, run_tiled
 
-    chosen = validate_ratio(ratio)
-    ratio_mode = "auto" if chosen is None else "manual"
-    started = time.perf_counter()
-    raw = source if isinstance(source, RawImage) else read_raw(source)
-    yield Progress(Stage.READ, 1, 1)
     if chosen is None:
         chosen = auto_ratio(raw)
     model = cached_model(os.fspath(weights) if weights else None, device)

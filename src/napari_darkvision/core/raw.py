@@ -7,6 +7,7 @@ for RGGB, BGGR, GRBG and GBRG cameras alike.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import asdict, dataclass, field
 
@@ -73,10 +74,16 @@ class RawImage:
             )
         names = {f for f in cls.__dataclass_fields__ if f != "mosaic"}
         kwargs = {k: v for k, v in meta.items() if k in names}
-        kwargs["rgb_from_camera"] = np.asarray(kwargs.get("rgb_from_camera", np.eye(3)))
-        kwargs["black_level"] = tuple(kwargs["black_level"])
-        kwargs["camera_wb"] = tuple(kwargs["camera_wb"])
-        return cls(mosaic=np.asarray(mosaic), **kwargs)
+        missing = {"cfa", "black_level", "white_level", "camera_wb"} - set(kwargs)
+        if missing:
+            raise RawReadError(
+                f"This layer's raw metadata lacks {', '.join(sorted(missing))}: open the file again."
+            )
+        kwargs.setdefault("rgb_from_camera", np.eye(3))
+        for text in ("make", "model", "path"):
+            kwargs[text] = str(kwargs.get(text) or "")
+        kwargs["orientation"] = kwargs.get("orientation", 0)
+        return validate_raw(cls(mosaic=mosaic, **kwargs))
 
 
 def bayer_layout(raw_pattern, color_desc: bytes) -> str:
@@ -255,9 +262,13 @@ def _check_data_declared(path: str, name: str) -> None:
         pass
 
 
+#: LibRaw renders nothing smaller (it needs 22 pixels a side); a margin for demosaicing.
+MIN_SIDE = 32
+
+
 def _check_plausible(mosaic: np.ndarray, black, white: float, name: str) -> None:
-    if mosaic.ndim != 2 or min(mosaic.shape) < 16:
-        raise RawReadError(f"{name} holds no usable image ({mosaic.shape} pixels).")
+    if mosaic.ndim != 2 or min(mosaic.shape) < MIN_SIDE:
+        raise RawReadError(f"{name} holds no usable image ({'x'.join(map(str, mosaic.shape))} pixels).")
     if max(black) >= white:
         raise RawReadError(
             f"{name} has a black level ({max(black):g}) at or above its white level ({white:g}): "
@@ -268,6 +279,58 @@ def _check_plausible(mosaic: np.ndarray, black, white: float, name: str) -> None
             f"{name} has no image data (its pixels are all zero): the file is truncated "
             "or holds metadata only."
         )
+
+
+def _numbers(value, count: int, what: str, name: str) -> tuple[float, ...]:
+    try:
+        numbers = np.asarray(value, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise RawReadError(f"{name}: {what} must be {count} numbers, not {value!r}.") from None
+    if numbers.size != count or not np.isfinite(numbers).all():
+        raise RawReadError(f"{name}: {what} must be {count} finite numbers, not {value!r}.")
+    return tuple(float(v) for v in numbers)
+
+
+def validate_raw(raw: RawImage) -> RawImage:
+    """Check a RawImage once, however it was made (read, rebuilt from a layer, or by hand), and
+    return it with plain, typed values; :class:`RawReadError` saying what is wrong otherwise."""
+    name = os.path.basename(raw.path) if raw.path else "this raw image"
+    mosaic = np.asarray(raw.mosaic)
+    if mosaic.dtype.kind not in "ui" or mosaic.dtype.itemsize < 2:
+        kind = "8-bit" if mosaic.dtype.itemsize == 1 and mosaic.dtype.kind in "ui" else str(mosaic.dtype)
+        raise RawReadError(
+            f"{name}: the mosaic holds {kind} values, not a camera's raw counts (16-bit integers)."
+        )
+    if mosaic.ndim != 2:
+        raise RawReadError(f"{name}: the mosaic must be 2-D (one Bayer plane), not of shape {mosaic.shape}.")
+    if mosaic.size and (mosaic.min() < 0 or mosaic.max() > 65535):
+        raise RawReadError(f"{name}: raw values must lie in 0..65535.")
+    if raw.cfa not in BAYER_LAYOUTS:
+        raise RawReadError(
+            f"{name}: the colour filter layout must be one of {', '.join(BAYER_LAYOUTS)}, not {raw.cfa!r}."
+        )
+    black = _numbers(raw.black_level, 4, "the black levels (R, G1, B, G2)", name)
+    (white,) = _numbers(raw.white_level, 1, "the white level", name)
+    if min(black) < 0 or white > 65535:
+        raise RawReadError(f"{name}: black levels must be at least 0 and the white level at most 65535.")
+    wb = _numbers(raw.camera_wb, 4, "the white balance (R, G1, B, G2)", name)
+    if min(wb) <= 0:
+        raise RawReadError(f"{name}: white balance multipliers must be positive, not {raw.camera_wb!r}.")
+    try:
+        matrix = np.asarray(raw.rgb_from_camera, dtype=np.float64)
+    except (TypeError, ValueError):
+        matrix = np.full(1, np.nan)
+    if matrix.shape != (3, 3) or not np.isfinite(matrix).all():
+        raise RawReadError(f"{name}: the colour matrix must be 3x3 finite numbers.")
+    iso, exposure = _numbers([raw.iso or 0, raw.exposure_time or 0], 2, "ISO and exposure time", name)
+    if raw.orientation not in (0, 1, 2, 3, 4, 5, 6, 7):
+        raise RawReadError(
+            f"{name}: orientation must be one of LibRaw's flip codes 0-7, not {raw.orientation!r}."
+        )
+    _check_plausible(mosaic, black, white, name)
+    return dataclasses.replace(raw, mosaic=mosaic.astype(np.uint16, copy=False), black_level=black,
+                               white_level=white, camera_wb=wb, rgb_from_camera=matrix, iso=iso,
+                               exposure_time=exposure)  # fmt: skip
 
 
 def even_crop(mosaic: np.ndarray) -> np.ndarray:
