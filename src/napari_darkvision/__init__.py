@@ -8,8 +8,19 @@ Public API (torch is imported only when enhancing)::
     model = dv.load_model("my.safetensors")  # other weights
 """
 
-from .core.pipeline import EnhanceError, enhance, enhance_steps
-from .core.raw import RawImage, RawReadError, read_raw
+from .core.errors import (
+    Cancelled,
+    DarkvisionError,
+    DeviceError,
+    EnhanceError,
+    MissingInputError,
+    ModelError,
+    OutputError,
+    OutputExistsError,
+    RawReadError,
+)
+from .core.pipeline import enhance, enhance_steps
+from .core.raw import RawImage, read_raw
 
 __version__ = "0.1.0"
 
@@ -21,4 +32,19 @@ def load_model(weights=None, device=None):
     return _load(weights, device)
 
 
-__all__ = ["EnhanceError", "RawImage", "RawReadError", "enhance", "enhance_steps", "load_model", "read_raw"]
+__all__ = [
+    "Cancelled",
+    "DarkvisionError",
+    "DeviceError",
+    "EnhanceError",
+    "MissingInputError",
+    "ModelError",
+    "OutputError",
+    "OutputExistsError",
+    "RawImage",
+    "RawReadError",
+    "enhance",
+    "enhance_steps",
+    "load_model",
+    "read_raw",
+]
