@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from helpers import ROOT
 from napari_darkvision.training.datasets import list_photos, split_photos
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import synthetic_raw
+from helpers import synthetic_raw
 from napari_darkvision.core.dng import write_dng
 from napari_darkvision.core.model import load_model
 from napari_darkvision.training.datasets import exposure_from_name, read_sid_list, split_photos
@@ -161,7 +161,7 @@ def test_bm3d_with_the_true_noise_level_denoises():
 @functools.lru_cache(maxsize=1)
 def _fixed_pair():
     """The bundled sample at x100, the shipped model's output and the clean reference."""
-    from conftest import CLEAN_REFERENCE, SAMPLE
+    from helpers import CLEAN_REFERENCE, SAMPLE
     from napari_darkvision.core.pipeline import run_to_end
     from napari_darkvision.core.raw import pack, read_raw
     from napari_darkvision.core.tiling import run_tiled
