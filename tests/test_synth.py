@@ -110,3 +110,28 @@ def test_short_exposure_is_unbiased_and_amplified_input_is_clipped(noise_model):
     assert pair.noisy.max() <= 1.0
     short = short_exposure(clean, 100.0, params, rng)
     assert short.mean() * 100 == pytest.approx(0.2, rel=0.03)
+
+
+def test_sensor_defects_are_deterministic_per_seed_and_do_what_they_say():
+    from napari_darkvision.training.defects import DEFECTS, SensorDefects, add_defects
+    from napari_darkvision.training.synth import ELD_BLACK, ELD_WHITE, NoiseParams
+
+    noise = NoiseParams("test", K=1.0, read_sigma=2.0, read_lambda=None, row_sigma=0.0,
+                        white=ELD_WHITE - ELD_BLACK, black=ELD_BLACK)  # fmt: skip
+    short = np.full((4, 64, 96), 40.0 / noise.white, np.float32)
+    for name in DEFECTS:
+        defects = SensorDefects.only(name)
+        a = add_defects(short, noise, defects, np.random.default_rng(5))
+        b = add_defects(short, noise, defects, np.random.default_rng(5))
+        c = add_defects(short, noise, defects, np.random.default_rng(6))
+        assert np.array_equal(a, b) and (name == "12-bit" or not np.array_equal(a, c)), name
+    dn = add_defects(short, noise, SensorDefects(hot_fraction=0.01), np.random.default_rng(1)) * noise.white
+    assert 0.005 < np.mean(dn > 60) < 0.02
+    dn = add_defects(short, noise, SensorDefects(column_sigma=2.0), np.random.default_rng(1)) * noise.white
+    assert np.allclose(dn[0], dn[0, :1]) and 1.0 < dn[0, 0].std() < 3.0  # constant down a column
+    assert np.array_equal(dn[0], dn[3]) and np.array_equal(dn[1], dn[2])  # shared sensor columns
+    odd = short + 1.0 / noise.white
+    dn = add_defects(odd, noise, SensorDefects(bits=12), np.random.default_rng(1)) * noise.white
+    assert np.allclose(np.round(dn) % 4, 0)
+    dn = add_defects(short, noise, SensorDefects(stuck_fraction=0.01), np.random.default_rng(1)) * noise.white
+    assert 0.005 < np.mean(dn >= noise.white) < 0.02
