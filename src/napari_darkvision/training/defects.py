@@ -4,8 +4,8 @@ learn them and a validation set can measure what each costs.
 
 Rates and sizes are assumptions of the right order for consumer sensors, to be checked against
 real dark frames (a calibration's hot-pixel map gives them): hot pixels at 1e-4 to 1e-3 of the
-pixels, a few stuck at white per million, column offsets of 0.5-3 DN on a 14-bit scale (the size
-of the row noise ELD measured), and 12-bit converters whose DN is four 14-bit DN. Dark
+pixels, a few stuck at white per million, column offsets of 0.2-1.5 DN on a 14-bit scale (the
+order of the row noise ELD measured), and 12-bit converters whose DN is four 14-bit DN. Dark
 shading, a smooth drift of the black level, is the calibration's (core.calibration).
 """
 
@@ -37,7 +37,7 @@ class SensorDefects:
         return {
             "hot": cls(hot_fraction=5e-4),
             "stuck": cls(stuck_fraction=2e-5),
-            "columns": cls(column_sigma=2.0),
+            "columns": cls(column_sigma=0.5),
             "12-bit": cls(bits=12),
         }[name]
 
@@ -51,7 +51,7 @@ class SensorDefects:
         return cls(
             hot_fraction=maybe(float(np.exp(rng.uniform(np.log(1e-4), np.log(1e-3))))),
             stuck_fraction=maybe(float(rng.uniform(0.0, 3e-5))),
-            column_sigma=maybe(float(rng.uniform(0.5, 3.0))),
+            column_sigma=maybe(float(rng.uniform(0.2, 1.5))),
             bits=12 if rng.uniform() < 0.25 else 14,
         )
 
