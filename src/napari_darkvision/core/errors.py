@@ -50,3 +50,8 @@ class OutputExistsError(OutputError, FileExistsError):
 
 class Cancelled(DarkvisionError):
     """The run was stopped by the user (Ctrl-C, Cancel); nothing was written."""
+
+
+class CalibrationError(DarkvisionError, ValueError):
+    """Dark frames that cannot make a camera profile (too few, of mixed cameras, sizes or
+    settings), a file that is not a profile, or a profile that cannot apply to a shot."""

@@ -35,7 +35,7 @@ def output_format(target: str | os.PathLike, formats: Iterable[str] = OUTPUT_FOR
         raise OutputError(
             f"Output {os.fspath(target)!r} must end in {', '.join(formats)} (not {suffix or 'nothing'})."
         )
-    return OUTPUT_FORMATS[suffix]
+    return OUTPUT_FORMATS.get(suffix, suffix.lstrip("."))
 
 
 def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
@@ -76,13 +76,14 @@ def check_output(target: str | os.PathLike, *, sources: Iterable[str | os.PathLi
 
 
 def write_atomically(target: str | os.PathLike, write: Callable[[str], None], *, overwrite: bool = False,
-                     sources: Iterable[str | os.PathLike] = ()) -> Path:  # fmt: skip
+                     sources: Iterable[str | os.PathLike] = (),
+                     formats: Iterable[str] = OUTPUT_FORMATS) -> Path:  # fmt: skip
     """Call ``write(temporary_path)`` to make the whole file, then move it to `target`.
 
     Checks the target first (:func:`check_output`). Whatever goes wrong while writing, disk full
     or KeyboardInterrupt included, the temporary file is removed and `target` is as it was."""
     sources = list(sources)
-    path = check_output(target, sources=sources, overwrite=overwrite)
+    path = check_output(target, sources=sources, overwrite=overwrite, formats=formats)
     handle, temporary = tempfile.mkstemp(
         prefix=f".{path.name}.", suffix=PARTIAL_SUFFIX, dir=path.parent or "."
     )

@@ -116,13 +116,15 @@ def resolve_precision(precision: str | None, device) -> str:
 
 def run_tiled(model, packed: np.ndarray, tile: int = DEFAULT_TILE, overlap: int = DEFAULT_OVERLAP,
               device=None, precision: str = "float32", keep_levels: bool = True,
-              ) -> Generator[Progress, None, np.ndarray]:  # fmt: skip
+              noise: tuple[float, float] | None = None) -> Generator[Progress, None, np.ndarray]:  # fmt: skip
     """Apply `model` to a (4, h, w) float32 array tile by tile.
 
     A generator: yields ``Progress(Stage.NETWORK, tiles done, tiles in all)`` after each tile and returns the (4, h, w)
     float32 result (``result = yield from run_tiled(...)``). Closing it stops between tiles.
     `precision` is "float32", "bfloat16" or "auto" (see :func:`resolve_precision`).
     `keep_levels`: give each channel of the result its mean in the input (:func:`keep_channel_levels`).
+    `noise`: (a, b), the input's noise variance ``a * signal + b`` in its (amplified, normalised)
+    units, e.g. from a camera profile; estimated from the whole image when None (noise_map models).
     """
     import torch
     import torch.nn.functional as F
@@ -140,8 +142,9 @@ def run_tiled(model, packed: np.ndarray, tile: int = DEFAULT_TILE, overlap: int 
     total = len(ys) * len(xs)
     out = np.zeros(packed.shape, dtype=np.float32)
     done = 0
-    noise = None
-    if model.config.noise_map:  # one sensor, one noise level: measured on the whole image
+    if noise is not None:
+        noise = tuple(torch.tensor([float(v)], device=device) for v in noise)
+    elif model.config.noise_map:  # one sensor, one noise level: measured on the whole image
         from .model import estimate_noise
 
         with torch.inference_mode():
