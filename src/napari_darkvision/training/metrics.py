@@ -6,8 +6,24 @@ import numpy as np
 
 
 def psnr(estimate: np.ndarray, reference: np.ndarray, peak: float = 1.0) -> float:
+    """Peak signal-to-noise ratio in dB of `estimate` against `reference`, both clipped to [0, peak].
+
+    Parameters
+    ----------
+    estimate, reference
+        Arrays of one shape (or broadcastable); integer images are compared in float64, so
+        that 16-bit differences do not overflow.
+    peak
+        The largest value, e.g. 1.0 for [0, 1] images or 65535.0 for 16-bit ones.
+    """
+    estimate, reference = _as_float(estimate), _as_float(reference)
     mse = float(np.mean((np.clip(estimate, 0, peak) - np.clip(reference, 0, peak)) ** 2))
-    return float("inf") if mse == 0 else 10.0 * np.log10(peak**2 / mse)
+    return float("inf") if mse == 0 else float(10.0 * np.log10(peak**2 / mse))
+
+
+def _as_float(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image)
+    return image if np.issubdtype(image.dtype, np.floating) else image.astype(np.float64)
 
 
 def ssim(estimate: np.ndarray, reference: np.ndarray, channel_axis: int = -1) -> float:

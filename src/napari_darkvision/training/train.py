@@ -13,7 +13,6 @@ import multiprocessing
 import os
 import time
 import warnings
-from collections import deque
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset
 
 from ..core.model import ARCHITECTURES, UNet, choose_device, save_weights
 from .metrics import psnr
@@ -147,16 +147,22 @@ def _batch_at(source, seed: int, size: int, step: int) -> tuple[np.ndarray, np.n
     return source.batch(np.random.default_rng([seed, step]), size)
 
 
-_worker_source = None
+class StepBatches(Dataset):
+    """The batches of steps start..stop-1 as a dataset: item i is the batch of step start + i."""
+
+    def __init__(self, source, seed: int, size: int, start: int, stop: int):
+        self.source, self.seed, self.size, self.start, self.stop = source, seed, size, start, stop
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return _batch_at(self.source, self.seed, self.size, self.start + index)
 
 
-def _init_worker(source) -> None:
-    global _worker_source
-    _worker_source = source
-
-
-def _batch_in_worker(seed: int, size: int, step: int):
-    return _batch_at(_worker_source, seed, size, step)
+def _as_made(batch):
+    """The batch as the dataset made it (numpy arrays), not converted to tensors."""
+    return batch
 
 
 def batches(
@@ -164,28 +170,25 @@ def batches(
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """The batches of steps start..stop-1, in order.
 
-    With ``opts.workers`` they are made in that many processes, at most two per worker ahead of
-    training: a 128x128 packed pair takes 8-20 ms of one CPU core to synthesise, so a GPU
-    that trains a step in a few milliseconds would otherwise wait for the CPU. The processes
-    are forked, so they share the decoded photos instead of receiving copies; where the
-    system cannot fork (Windows), pairs are made in the training process."""
+    With ``opts.workers`` a torch DataLoader makes them in that many processes, at most two per
+    worker ahead of training: a 128x128 packed pair takes 8-20 ms of one CPU core to synthesise,
+    so a GPU that trains a step in a few milliseconds would otherwise wait for the CPU. The
+    processes are forked, so they share the decoded photos instead of receiving copies; where
+    the system cannot fork (Windows), pairs are made in the training process."""
     workers = opts.workers
     if workers and "fork" not in multiprocessing.get_all_start_methods():
         warnings.warn("--workers needs fork(): making the pairs in the training process", stacklevel=2)
         workers = 0
-    if not workers:
-        for step in range(start, stop):
-            yield _batch_at(source, opts.seed, opts.batch, step)
-        return
-    context = multiprocessing.get_context("fork")
-    with context.Pool(workers, initializer=_init_worker, initargs=(source,)) as pool:
-        pending: deque = deque()
-        next_step = start
-        while pending or next_step < stop:
-            while next_step < stop and len(pending) < 2 * workers:
-                pending.append(pool.apply_async(_batch_in_worker, (opts.seed, opts.batch, next_step)))
-                next_step += 1
-            yield pending.popleft().get()
+    loader = DataLoader(
+        StepBatches(source, opts.seed, opts.batch, start, stop),
+        batch_size=None,  # each item is already a whole batch
+        collate_fn=_as_made,
+        num_workers=workers,
+        prefetch_factor=2 if workers else None,
+        multiprocessing_context="fork" if workers else None,
+        generator=torch.Generator(),  # its workers' seeds are not drawn from torch's global generator
+    )
+    yield from loader
 
 
 def validate(model: UNet, items, device: torch.device) -> tuple[float, float]:
