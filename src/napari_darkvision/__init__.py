@@ -6,8 +6,10 @@ Public API (torch is imported only when enhancing)::
     raw = dv.read_raw("IMG_0001.ARW")        # RawImage: Bayer mosaic + metadata
     rgb = dv.enhance(raw, ratio=100)         # (H, W, 3) uint16 sRGB; ratio="auto" estimates it
     model = dv.load_model("my.safetensors")  # other weights
+    summary = dv.enhance_many(["shoot/"], "out/")  # a folder; here or on a Dask cluster
 """
 
+from .batch import BatchSummary, enhance_many  # neither torch nor dask until it runs
 from .core.errors import (
     Cancelled,
     DarkvisionError,
@@ -33,6 +35,7 @@ def load_model(weights=None, device=None):
 
 
 __all__ = [
+    "BatchSummary",
     "Cancelled",
     "DarkvisionError",
     "DeviceError",
@@ -44,6 +47,7 @@ __all__ = [
     "RawImage",
     "RawReadError",
     "enhance",
+    "enhance_many",
     "enhance_steps",
     "load_model",
     "read_raw",

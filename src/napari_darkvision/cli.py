@@ -44,7 +44,8 @@ def _enhance_one(args, source: Path) -> int:
     # everything a person can get wrong is checked here, before torch is imported (seconds)
     if not source.is_file():
         raise _missing(source)
-    out = Path(args.output) if args.output else default_output(source)
+    suffix = f".{args.format}" if getattr(args, "format", None) else ".png"
+    out = Path(args.output) if args.output else default_output(source, suffix)
     check_output(out, sources=[source], overwrite=args.overwrite)
     validate_ratio(args.ratio)
     check_flag(args.stretch, "stretch")
@@ -183,6 +184,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", help="other model weights (.safetensors)")
     p.add_argument("--device", help="cpu, cuda, mps (default: the fastest present)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output (never the input)")
+    batch = p.add_argument_group("batch (several inputs, a folder, a glob or a .txt list; exit status 1 if "
+                                 "any file failed)")  # fmt: skip
+    batch.add_argument("--format", choices=["png", "tif", "dng"],
+                       help="output format when -o is not a file name (default png)")  # fmt: skip
+    batch.add_argument("--recursive", action="store_true", help="also enhance the folders' sub-folders")
+    batch.add_argument("--scheduler", metavar="ADDRESS",
+                       help="an existing Dask scheduler (e.g. tcp://10.0.0.5:8786; default: Dask's "
+                            "scheduler-address setting, else a local cluster), or 'none': this process")  # fmt: skip
+    batch.add_argument("--workers", type=int, help="local cluster workers (default: sized to cores and memory)")
+    batch.add_argument("--threads", type=int, help="torch threads per file (default: cores / files at once)")
+    batch.add_argument("--summary", metavar="JSON",
+                       help="where to write the summary (default OUT_DIR/darkvision-summary.json; CSV beside)")  # fmt: skip
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=_enhance)
 

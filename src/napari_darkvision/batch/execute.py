@@ -1,0 +1,248 @@
+"""Where a batch's files run: one after another in this process, or one task per file on a
+``dask.distributed`` cluster (local, sized to the machine, or an existing one). Dask is imported
+inside functions only."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from ..core.errors import DarkvisionError
+from ..core.output import check_output
+from .summary import DONE, FAILED, FileResult, Job
+
+#: Torch threads per local worker: more workers of 2 threads scale better than fewer, wider ones.
+TORCH_THREADS_PER_WORKER = 2
+#: Peak resident memory of one worker enhancing a 12 MP frame, model and Python included.
+WORKER_MEMORY_BYTES = 2 * 2**30
+STAGE_TOPIC = "napari-darkvision-stage"
+CONNECT_TIMEOUT_S, WORKER_WAIT_S = 30, 120
+
+
+class SchedulerError(DarkvisionError, ConnectionError):
+    """A Dask scheduler that cannot be reached, has no workers, or dask that is not installed."""
+
+
+def enhance_file(source: str, output: str, options: dict, on_stage: Callable | None = None) -> FileResult:
+    """Enhance one raw into `output`: a batch's task, in this process or on a Dask worker.
+
+    Never raises for a bad file: the failure is returned with its message (a bug's with its
+    type). KeyboardInterrupt passes. `options`: ``overwrite``, ``threads`` (torch threads, or
+    None) and ``enhance`` (keyword arguments of :func:`~.core.pipeline.enhance_steps`);
+    `on_stage(file name, stage)` is told each stage (on a worker: a Dask event)."""
+    started = time.perf_counter()
+    worker = _current_worker()
+    report = on_stage or (_event_reporter(worker) if worker is not None else None)
+    where = worker.name if worker is not None else "this process"
+    try:
+        threads = _enhance_and_save(Path(source), Path(output), options, report)
+    except DarkvisionError as err:
+        return FileResult(source, output, FAILED, str(err), _since(started), str(where))
+    except Exception as err:  # a bug or a resource shortage: recorded, and the batch goes on
+        return FileResult(source, output, FAILED, f"{type(err).__name__}: {err}", _since(started), str(where))
+    return FileResult(source, output, DONE, "", _since(started), str(where), threads)
+
+
+def _since(started: float) -> float:
+    return round(time.perf_counter() - started, 3)
+
+
+def _current_worker():
+    try:
+        from distributed import get_worker
+
+        return get_worker()
+    except (ImportError, ValueError):
+        return None
+
+
+def _event_reporter(worker) -> Callable[[str, str], None]:
+    return lambda name, stage: worker.log_event(STAGE_TOPIC, {"file": name, "stage": stage})
+
+
+def _enhance_and_save(source: Path, output: Path, options: dict, report: Callable | None) -> int | None:
+    from ..core.export import save_result
+    from ..core.pipeline import enhance_steps, run_to_end
+
+    check_output(output, sources=[source], overwrite=options["overwrite"])
+    if options.get("threads"):
+        import torch
+
+        torch.set_num_threads(int(options["threads"]))
+    # events say what has finished: after the read comes the network, after DONE the writing
+    labels = {"read": "denoising", "network": "denoising", "render": "rendering", "done": "writing"}
+    shown = ["reading"]
+    if report:
+        report(source.name, "reading")
+
+    def show(event) -> None:
+        label = labels.get(str(event.stage))
+        if report and label and label != shown[0]:
+            shown[0] = label
+            report(source.name, label)
+
+    result = run_to_end(enhance_steps(source, **options["enhance"]), show)
+    save_result(output, result, overwrite=options["overwrite"], sources=[source])
+    return result.metadata.get("torch_threads")
+
+
+# -- where the files run ---------------------------------------------------------------------------
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity, e.g. a container's share)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def local_cluster_size(workers: int | None = None, cores: int | None = None,
+                       memory_bytes: int | None = None) -> tuple[int, int]:  # fmt: skip
+    """(workers, torch threads each) for this machine: workers x threads <= cores, and no more
+    workers than the free memory holds (:data:`WORKER_MEMORY_BYTES` each)."""
+    cores = cores or usable_cores()
+    if memory_bytes is None:
+        import psutil  # a dependency of distributed
+
+        memory_bytes = psutil.virtual_memory().available
+    if not workers:
+        workers = min(cores // TORCH_THREADS_PER_WORKER, memory_bytes // WORKER_MEMORY_BYTES)
+    workers = max(1, int(workers))
+    return workers, max(1, cores // workers)
+
+
+def cluster_threads(client) -> int:
+    """Torch threads per task on an existing cluster: each host's cores shared by the tasks that
+    its workers run at once (Dask's nanny sets OMP_NUM_THREADS=1, which would waste cores)."""
+    try:
+        client.wait_for_workers(1, timeout=WORKER_WAIT_S)
+    except TimeoutError:
+        raise SchedulerError(f"No Dask worker joined the scheduler in {WORKER_WAIT_S} s.") from None
+    workers = client.scheduler_info(n_workers=-1)["workers"]
+    cores = client.run(usable_cores)
+    tasks_by_host: dict[str, int] = {}
+    for info in workers.values():
+        tasks_by_host[info["host"]] = tasks_by_host.get(info["host"], 0) + info["nthreads"]
+    shares = [
+        cores[address] // tasks_by_host[info["host"]] for address, info in workers.items() if address in cores
+    ]
+    return max(1, min(shares, default=1))
+
+
+@contextlib.contextmanager
+def _runner(jobs: list[Job], options: dict, client, scheduler: str | None, workers: int | None, tracker):
+    """Yield (an iterator of FileResults as files finish, a description of where they run)."""
+    address = None if scheduler == "none" else scheduler or _configured_address()
+    if client is None and address is None and (len(jobs) <= 1 or scheduler == "none" or not _has_dask()):
+        yield _run_here(jobs, options, tracker), "sequential, in this process"
+        return
+    with contextlib.ExitStack() as stack:
+        from distributed import Client
+
+        if client is not None:
+            where = f"Dask scheduler {client.scheduler.address}"
+        elif address is not None:
+            try:
+                client = stack.enter_context(Client(address, timeout=CONNECT_TIMEOUT_S))
+            except (OSError, TimeoutError) as err:
+                raise SchedulerError(f"Cannot reach the Dask scheduler at {address}: {err}") from None
+            where = f"Dask scheduler {address}"
+        else:
+            from distributed import LocalCluster
+
+            count, threads = local_cluster_size(workers)
+            options = {**options, "threads": options.get("threads") or threads}
+            cluster = stack.enter_context(LocalCluster(n_workers=count, threads_per_worker=1, processes=True,
+                                                       dashboard_address=None))  # fmt: skip
+            client = stack.enter_context(Client(cluster))
+            where = f"local Dask cluster, {count} worker{'s' * (count > 1)}"
+        options = {**options, "threads": options.get("threads") or cluster_threads(client)}
+        yield _run_on_dask(jobs, options, client, tracker), f"{where} x {options['threads']} torch threads"
+
+
+def _has_dask() -> bool:
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _configured_address() -> str | None:
+    """Dask's own setting (DASK_SCHEDULER_ADDRESS, or scheduler-address in its config)."""
+    if not _has_dask():
+        return None
+    import dask
+
+    return dask.config.get("scheduler-address", None)
+
+
+def _run_here(jobs: list[Job], options: dict, tracker) -> Iterator[FileResult]:
+    for job in jobs:
+        yield enhance_file(str(job.source), str(job.output), options, on_stage=tracker.stage)
+
+
+def _run_on_dask(jobs: list[Job], options: dict, client, tracker) -> Iterator[FileResult]:
+    """One task per file; a task whose worker died is retried on another (Dask's allowed-failures)
+    and reported as failed when workers keep dying on it: never lost."""
+    from distributed import KilledWorker, as_completed
+
+    futures = client.map(enhance_file, [str(j.source) for j in jobs], [str(j.output) for j in jobs],
+                         options=options, key=[f"darkvision-{i}-{os.getpid()}-{time.time_ns()}" for i in range(len(jobs))],
+                         retries=1)  # fmt: skip
+    pending = dict(zip(futures, jobs, strict=True))
+    client.subscribe_topic(STAGE_TOPIC, tracker.dask_event)
+    try:
+        for future in as_completed(futures):
+            job = pending.pop(future)
+            try:
+                yield future.result()
+            except KilledWorker as err:
+                reason = f"the workers running it died ({err}): out of memory? see the workers' logs"
+                yield FileResult(str(job.source), str(job.output), FAILED, reason)
+            except Exception as err:  # the task could not run there (e.g. napari-darkvision not installed)
+                yield FileResult(str(job.source), str(job.output), FAILED, f"{type(err).__name__}: {err}")
+            future.release()
+    finally:
+        with contextlib.suppress(Exception):
+            client.unsubscribe_topic(STAGE_TOPIC)
+            client.cancel(list(pending))
+
+
+class _Tracker:
+    """One bar over files: the current file's stage, files per minute, ETA (tqdm's)."""
+
+    def __init__(self, total: int, progress):
+        from tqdm import tqdm
+
+        self.callback = progress if callable(progress) else None
+        show = bool(progress) if progress is not None and not callable(progress) else None
+        self.bar = tqdm(total=total, desc="enhance", unit="file", disable=show is False or total == 0,
+                        bar_format="{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]")  # fmt: skip
+        self.started, self.done, self.current = time.perf_counter(), 0, ""
+
+    def stage(self, name: str, stage: str) -> None:
+        self.current = f"{name}: {stage}"
+        self._refresh()
+
+    def dask_event(self, event) -> None:
+        self.stage(event[1]["file"], event[1]["stage"])
+
+    def finished(self, result: FileResult) -> None:
+        self.done += 1
+        self.bar.update(1)
+        self._refresh()
+        if self.callback:
+            self.callback(result)
+
+    def _refresh(self) -> None:
+        minutes = (time.perf_counter() - self.started) / 60
+        rate = f"{self.done / minutes:.1f} files/min" if self.done and minutes > 0 else "-"
+        self.bar.set_postfix_str(f"{rate}, {self.current}", refresh=True)
+
+    def close(self) -> None:
+        self.bar.close()

@@ -1,0 +1,310 @@
+"""Batch runs: a mixed folder (bad files reported, good ones done, exit status 1), reruns skip
+what is done, a killed run leaves only complete files and resumes, and the same outputs bit for
+bit on a local Dask cluster and on a cluster started here, whose worker may die mid-file."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import signal
+import struct
+import subprocess
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+from helpers import synthetic_raw
+from napari_darkvision.batch import enhance_many, local_cluster_size, plan_jobs
+from napari_darkvision.cli import main
+from napari_darkvision.core.dng import write_dng
+from napari_darkvision.core.output import PARTIAL_SUFFIX
+
+CLI = [sys.executable, "-m", "napari_darkvision.cli"]
+#: Subprocesses: one torch thread (the machine's other core trains), passive OpenMP waits.
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
+
+
+def write_raws(folder: Path, count: int, shape=(256, 384), prefix="dark") -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(count):
+        path = folder / f"{prefix}{i:02d}.dng"
+        write_dng(path, synthetic_raw(("RGGB", "GRBG", "BGGR", "GBRG")[i % 4], shape, seed=i))
+        paths.append(path)
+    return paths
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def pixels(path: Path) -> np.ndarray:
+    """The image of one of our outputs: TIFF through tifffile, our PNGs (filter 0) by hand; the
+    files' embedded metadata (e.g. the seconds it took) may differ between runs, the pixels not."""
+    if path.suffix == ".tif":
+        return tifffile.imread(path)
+    data, width, height = b"", 0, 0
+    content = path.read_bytes()[8:]
+    while content:
+        (length,), kind = struct.unpack(">I", content[:4]), content[4:8]
+        if kind == b"IHDR":
+            width, height = struct.unpack(">II", content[8:16])
+        elif kind == b"IDAT":
+            data += content[8 : 8 + length]
+        content = content[12 + length :]
+    rows = np.frombuffer(zlib.decompress(data), np.uint8).reshape(height, 1 + 6 * width)
+    assert not rows[:, 0].any()
+    return rows[:, 1:].copy().view(">u2").reshape(height, width, 3)
+
+
+def outputs(folder: Path) -> dict[str, str]:
+    """Visible output images by name, with a hash of their pixels (each must decode whole)."""
+    found = sorted(p for p in folder.rglob("*_darkvision.*") if not p.name.startswith("."))
+    return {p.name: hashlib.sha256(pixels(p).tobytes()).hexdigest() for p in found}
+
+
+def summary(folder: Path) -> dict:
+    return json.loads((folder / "darkvision-summary.json").read_text())
+
+
+@pytest.fixture
+def mixed_folder(tmp_path):
+    folder = tmp_path / "shoot"
+    good = write_raws(folder, 2)
+    (folder / "holiday.ARW").write_text("this is not a photograph\n" * 50)
+    cut = folder / "cut.dng"
+    cut.write_bytes(good[0].read_bytes()[:3000])
+    # a demosaiced (LinearRaw) DNG: a raw file, but no Bayer mosaic
+    tifffile.imwrite(folder / "linear.dng", np.zeros((32, 48, 3), np.uint16), photometric=34892,
+                     extratags=[(50706, "B", 4, (1, 4, 0, 0), True)])  # fmt: skip
+    (folder / "dark00.xmp").write_text("<x:xmpmeta/>")  # a sidecar: not an input
+    (folder / "._dark00.dng").write_bytes(b"\0" * 100)  # macOS metadata: not an input
+    return folder, good
+
+
+def test_mixed_folder(mixed_folder, tmp_path, capsys):
+    folder, good = mixed_folder
+    before = {p.name: digest(p) for p in folder.iterdir()}
+    out = tmp_path / "out"
+    assert main(["enhance", str(folder), "-o", str(out), "--scheduler", "none", "-q", "--ratio", "100"]) == 1
+    report = capsys.readouterr().out
+    assert "2 done, 0 skipped (output present), 3 failed" in report
+    assert set(outputs(out)) == {"dark00_darkvision.png", "dark01_darkvision.png"}
+    result = summary(out)
+    assert (result["done"], result["skipped"], result["failed"]) == (2, 0, 3)
+    reasons = {Path(r["source"]).name: r["reason"] for r in result["results"] if r["status"] == "failed"}
+    assert set(reasons) == {"holiday.ARW", "cut.dng", "linear.dng"}
+    assert "not a supported camera raw" in reasons["holiday.ARW"]
+    assert "not a Bayer mosaic" in reasons["linear.dng"]
+    assert all(name in report for name in reasons)
+    rows = (out / "darkvision-summary.csv").read_text().splitlines()
+    assert rows[0].startswith("source,output,status,reason") and len(rows) == 6
+    assert {p.name: digest(p) for p in folder.iterdir()} == before  # no input written
+    # the batch's output is the single-file command's, bit for bit
+    single = tmp_path / "single.png"
+    assert main(["enhance", str(good[1]), "-o", str(single), "-q", "--ratio", "100"]) == 0
+    assert np.array_equal(pixels(single), pixels(out / "dark01_darkvision.png"))
+
+
+def test_rerun_skips_what_is_done(mixed_folder, tmp_path, capsys):
+    folder, _ = mixed_folder
+    out = tmp_path / "out"
+    args = ["enhance", str(folder), "-o", str(out), "--scheduler", "none", "-q"]
+    assert main(args) == 1
+    first = outputs(out)
+    stamps = {p.name: p.stat().st_mtime_ns for p in out.glob("*.png")}
+    assert main(args) == 1  # the bad files still fail
+    result = summary(out)
+    assert (result["done"], result["skipped"], result["failed"]) == (0, 2, 3)
+    assert {p.name: p.stat().st_mtime_ns for p in out.glob("*.png")} == stamps
+    assert main([*args, "--overwrite"]) == 1
+    assert summary(out)["done"] == 2 and outputs(out) == first
+
+
+def test_inputs_patterns_lists_and_sub_folders(tmp_path):
+    write_raws(tmp_path / "a", 2)
+    write_raws(tmp_path / "a" / "night", 1, prefix="deep")
+    write_raws(tmp_path / "b", 1)  # b/dark00.dng: the same output name as a/dark00.dng
+    listing = tmp_path / "list.txt"
+    listing.write_text("# one a line, relative to the list\na/night/deep00.dng\n\nmissing.dng\n")
+    out = tmp_path / "out"
+    jobs, results = plan_jobs([tmp_path / "a", str(tmp_path / "b" / "*.dng"), listing, tmp_path / "empty*.nef"],
+                              out, format="tif", recursive=True)  # fmt: skip
+    targets = sorted(str(job.output.relative_to(out)) for job in jobs)
+    # deep00 comes once: from the recursive folder (keeping its sub-folder) and the list alike
+    assert targets == ["dark00_darkvision.tif", "dark01_darkvision.tif", "missing_darkvision.tif",
+                       "night/deep00_darkvision.tif"]  # fmt: skip
+    failed = {Path(r.source).name: r.reason for r in results}
+    assert "also dark00.dng's" in failed["dark00.dng"]  # b's: reported, never written over a's
+    assert "matches no raw file" in failed["empty*.nef"]
+    (out / "night").mkdir(parents=True)
+    (out / "night" / "deep00_darkvision.tif").write_bytes(b"done before")
+    jobs, results = plan_jobs([tmp_path / "a"], out, format="tif", recursive=True)
+    assert [r.status for r in results] == ["skipped"] and len(jobs) == 2
+    jobs, _ = plan_jobs([tmp_path / "a"], out, format="tif")
+    assert len(jobs) == 2  # not recursive: night/ is not looked into
+
+
+def test_local_cluster_size():
+    gb = 2**30
+    assert local_cluster_size(cores=2, memory_bytes=22 * gb) == (1, 2)
+    assert local_cluster_size(cores=16, memory_bytes=64 * gb) == (8, 2)
+    assert local_cluster_size(cores=16, memory_bytes=8 * gb) == (4, 4)  # memory decides
+    assert local_cluster_size(workers=3, cores=16, memory_bytes=8 * gb) == (3, 5)
+    assert local_cluster_size(cores=1, memory_bytes=gb) == (1, 1)
+
+
+def test_importing_the_batch_imports_neither_torch_nor_dask():
+    code = "import sys, napari_darkvision.batch; print(sorted({'torch', 'dask', 'distributed'} & set(sys.modules)))"
+    assert (
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        == "[]"
+    )
+
+
+def test_killed_run_leaves_only_complete_files_and_resumes(tmp_path):
+    sources = write_raws(tmp_path / "in", 12)
+    reference = enhance_many(sources, tmp_path / "reference", scheduler="none", threads=1, progress=False)
+    assert len(reference.done) == 12
+    expected = outputs(tmp_path / "reference")
+    out = tmp_path / "out"
+    command = [
+        *CLI,
+        "enhance",
+        str(tmp_path / "in"),
+        "-o",
+        str(out),
+        "--scheduler",
+        "none",
+        "--threads",
+        "1",
+        "-q",
+    ]
+    process = subprocess.Popen(command, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while len(outputs(out) if out.is_dir() else {}) < 3 and process.poll() is None:
+            assert time.monotonic() < deadline, "the batch made no progress"
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait(30)
+    written = outputs(out)
+    assert 3 <= len(written) < 12, "killed too late to test anything"
+    assert all(expected[name] == value for name, value in written.items())  # whole, or absent
+    leftovers = [p.name for p in out.iterdir() if p.name not in written]
+    assert all(name.startswith(".") and name.endswith(PARTIAL_SUFFIX) for name in leftovers), leftovers
+    for name in leftovers:  # a run killed long ago: the rerun removes its temporary files
+        os.utime(out / name, (time.time() - 3600,) * 2)
+    resumed = enhance_many(tmp_path / "in", out, scheduler="none", threads=1, progress=False)
+    assert (len(resumed.done), len(resumed.skipped), len(resumed.failed)) == (
+        12 - len(written),
+        len(written),
+        0,
+    )
+    assert outputs(out) == expected
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [*expected, "darkvision-summary.json", "darkvision-summary.csv"]
+    )
+
+
+# -- on Dask clusters ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """A scheduler and one worker (one task at a time) on 127.0.0.1, in processes of their own."""
+    distributed = pytest.importorskip("distributed")
+    dask = Path(sys.executable).with_name("dask")
+    if not dask.exists():
+        pytest.skip("the dask command is not installed")
+    folder = tmp_path_factory.mktemp("cluster")
+    address_file = folder / "scheduler.json"
+    log = open(folder / "cluster.log", "wb")  # noqa: SIM115 (closed in the finally)
+    common = dict(cwd=folder, env=ENV, stdout=log, stderr=subprocess.STDOUT)
+    processes = []
+    try:
+        processes.append(subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                                           "--scheduler-file", address_file], **common))  # fmt: skip
+        deadline = time.monotonic() + 60
+        while not address_file.exists():
+            assert time.monotonic() < deadline and processes[0].poll() is None, "the scheduler did not start"
+            time.sleep(0.1)
+        address = json.loads(address_file.read_text())["address"]
+        processes.append(subprocess.Popen([dask, "worker", address, "--host", "127.0.0.1", "--nworkers", "1",
+                                           "--nthreads", "1", "--no-dashboard", "--memory-limit", "4GB",
+                                           "--death-timeout", "30"], **common))  # fmt: skip
+        with distributed.Client(address, timeout=30) as client:
+            client.wait_for_workers(1, timeout=120)
+        yield address
+    finally:
+        for process in reversed(processes):  # the worker first: it then closes at once
+            process.terminate()
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
+        log.close()
+
+
+def run_cli(*args, env=ENV, timeout=240) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, "enhance", *map(str, args), "-q"], env=env, capture_output=True, text=True,
+                          timeout=timeout)  # fmt: skip
+
+
+def test_local_cluster_and_explicit_scheduler_give_the_same_files(cluster, tmp_path):
+    write_raws(tmp_path / "in", 4)
+    local = run_cli(tmp_path / "in", "-o", tmp_path / "local")
+    assert local.returncode == 0, local.stdout + local.stderr
+    assert "local Dask cluster" in local.stdout
+    remote = run_cli(
+        tmp_path / "in", "-o", tmp_path / "remote", env={**ENV, "DASK_SCHEDULER_ADDRESS": cluster}
+    )
+    assert remote.returncode == 0, remote.stdout + remote.stderr
+    assert cluster in remote.stdout
+    threads = [
+        {r["torch_threads"] for r in summary(tmp_path / name)["results"]} for name in ("local", "remote")
+    ]
+    assert threads[0] == threads[1] and len(threads[0]) == 1  # equal torch threads...
+    assert len(outputs(tmp_path / "local")) == 4
+    assert outputs(tmp_path / "local") == outputs(tmp_path / "remote")  # ...equal bits
+
+
+def test_worker_killed_mid_file_is_retried_or_reported(cluster, tmp_path):
+    from distributed import Client
+
+    count = 6
+    write_raws(tmp_path / "in", count, shape=(768, 1152))
+    out = tmp_path / "out"
+    command = [*CLI, "enhance", str(tmp_path / "in"), "-o", str(out), "--scheduler", cluster, "-q"]
+    process = subprocess.Popen(command, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        with Client(cluster, timeout=30) as client:
+            deadline = time.monotonic() + 180
+            while not (out.is_dir() and outputs(out) and any(client.processing().values())):
+                assert time.monotonic() < deadline and process.poll() is None, "the batch did not get going"
+                time.sleep(0.05)
+            (pid,) = client.run(os.getpid).values()
+            os.kill(pid, signal.SIGKILL)  # the nanny starts a new worker; the scheduler reassigns the file
+        printed, _ = process.communicate(timeout=240)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+    result = summary(out)
+    assert sorted(Path(r["source"]).name for r in result["results"]) == [
+        f"dark{i:02d}.dng" for i in range(count)
+    ]
+    for entry in result["results"]:  # each file done, or failed saying its worker died: none lost
+        assert entry["status"] == "done" or "died" in entry["reason"], entry
+    assert len(outputs(out)) == result["done"] >= 1
+    assert process.returncode == (0 if result["done"] == count else 1), printed
