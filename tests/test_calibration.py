@@ -253,3 +253,15 @@ def test_cli_calibrate_and_enhance_with_profile(tmp_path, camera, capsys):
     assert "does not match the first frame" in capsys.readouterr().err
     assert not (tmp_path / "bad.npz").exists()
     assert main(["enhance", str(shot), "--profile", str(tmp_path / "none.npz"), "-o", str(png)]) == 2
+
+
+def test_calibrating_needs_neither_torch_nor_qt():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import napari_darkvision as dv; from napari_darkvision.core import calibration; "
+        "print(sorted(m for m in ('torch', 'qtpy', 'napari') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
