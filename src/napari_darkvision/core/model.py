@@ -12,128 +12,50 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from importlib import resources
 
 import torch
 from torch import nn
 
+from .architectures import (  # re-exported: the network's numbers, by name
+    ARCHITECTURES,
+    FAST,
+    FAST_AWARE,
+    FAST_DETAIL,
+    FAST_REP,
+    SID_REFERENCE,
+    SMALL,
+    ModelConfig,
+)
+from .noise import _log_scale, estimate_noise, noise_level_map
+
+__all__ = [  # the re-exported names too: the network's numbers and its noise input, where they were
+    "ARCHITECTURES",
+    "DEFAULT_WEIGHTS",
+    "FAST",
+    "FAST_AWARE",
+    "FAST_DETAIL",
+    "FAST_REP",
+    "SID_REFERENCE",
+    "SMALL",
+    "ModelConfig",
+    "RepConv",
+    "UNet",
+    "choose_device",
+    "default_weights_path",
+    "estimate_noise",
+    "fold_reparameterised",
+    "load_grown",
+    "load_model",
+    "memory_format",
+    "noise_level_map",
+    "parameter_count",
+    "save_weights",
+]
+
 #: Shipped with the package; trained by ``napari-darkvision train`` (see weights/MODEL_CARD.md).
 DEFAULT_WEIGHTS = "darkvision.safetensors"
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    base_channels: int = 32
-    depth: int = 5
-    unshuffle: int = 1  # fold s x s blocks of the packed image into channels first
-    residual: bool = False  # predict a correction to the (amplified) input
-    refine: int = 0  # channels of a final stage at packed resolution that sees the input (0: none)
-    noise_map: bool = False  # also give the network the noise level estimated from its input
-    detail_gate: bool = False  # put back the input's detail where it stands out of the noise
-    rep: bool = False  # re-parameterisable convolutions: 3x3 + 1x1 + identity while training
-    fused_detail: bool = False  # one packed-resolution stage gives both refinement and gate
-    additive_skips: bool = False  # skip connections added to the upsampled features, not concatenated
-    name: str = "sid-reference"
-    version: str = "0"
-
-    @property
-    def multiple(self) -> int:
-        """Tile sides (in packed pixels) must be multiples of this."""
-        return self.unshuffle * 2 ** (self.depth - 1)
-
-
-SID_REFERENCE = ModelConfig()
-FAST = ModelConfig(
-    base_channels=24, depth=4, unshuffle=2, residual=False, name="darkvision-fast", version="1"
-)
-#: FAST plus a small stage at packed resolution, for fine texture (weights load from FAST's).
-FAST_DETAIL = ModelConfig(
-    base_channels=24, depth=4, unshuffle=2, refine=16, name="darkvision-fast-detail", version="2"
-)
-#: The SID U-Net at 3/8 of its width (no fold), as fast as FAST_DETAIL in bfloat16; compared in
-#: the model card, not shipped: per step it learnt more slowly than FAST.
-SMALL = ModelConfig(base_channels=12, depth=5, name="darkvision-small", version="3")
-#: FAST_DETAIL plus the noise level of its input (:func:`noise_level_map`) and a detail gate:
-#: every version without them blurred fine texture even in clean input. Loads FAST_DETAIL's
-#: weights (the new inputs start at zero weight, the gate nearly closed).
-FAST_AWARE = ModelConfig(
-    base_channels=24,
-    depth=4,
-    unshuffle=2,
-    refine=16,
-    noise_map=True,
-    detail_gate=True,
-    name="darkvision-fast-aware",
-    version="4",
-)
-#: Release 6 candidate: FAST_AWARE's shape at half its width (a quarter of the body's multiply-adds),
-#: each 3x3 convolution trained with 1x1 and identity branches that fold into it for inference
-#: (RepVGG, Ding et al. 2021), and one packed-resolution stage instead of refine plus gate.
-FAST_REP = ModelConfig(
-    base_channels=12,
-    depth=4,
-    unshuffle=2,
-    refine=8,
-    noise_map=True,
-    detail_gate=True,
-    rep=True,
-    fused_detail=True,
-    additive_skips=True,
-    name="darkvision-fast-rep",
-    version="6",
-)
-ARCHITECTURES = {
-    "sid": SID_REFERENCE,
-    "fast": FAST,
-    "fast-detail": FAST_DETAIL,
-    "small": SMALL,
-    "fast-aware": FAST_AWARE,
-    "fast-rep": FAST_REP,
-}
-
-
-def estimate_noise(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Poisson-Gaussian noise of each amplified packed image in a batch (n, 4, h, w): the
-    variance is ``a * signal + b``; returns (a, b), each of shape (n,).
-
-    All four channels come from one sensor, so they share a and b. The residual of a 3x3
-    kernel that cancels planes and quadratic surfaces (Immerkaer 1996) measures the noise; its
-    median absolute value, in the darker and the brighter half of the pixels, gives two points
-    of the line. Medians ignore the few pixels where texture or edges leak through."""
-    kernel = torch.tensor([[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]], device=x.device) / 6.0
-    n, c, h, w = x.shape
-    if min(h, w) < 3:
-        return x.new_zeros(n, dtype=torch.float32), x.new_full((n,), 1e-8, dtype=torch.float32)
-    flat = x.float().reshape(n * c, 1, h, w)
-    # about 2^16 positions per channel estimate as well as all of a 12 MP frame's
-    stride = max(1, int((h * w / 2**16) ** 0.5))
-    residual = torch.nn.functional.conv2d(flat, kernel[None, None], stride=stride)
-    level = torch.nn.functional.avg_pool2d(flat, 3, stride=stride)
-    # for unit-variance white noise the kernel's output has variance sum(k^2) = 36/36 = 1
-    residual, level = residual.reshape(n, -1).abs(), level.reshape(n, -1)
-    dark = level <= level.median(dim=1, keepdim=True).values
-    points = []
-    for part in (dark, ~dark):
-        mad = residual.masked_fill(~part, float("nan")).nanmedian(dim=1).values.nan_to_num(0.0)
-        mean_level = (level * part).sum(dim=1) / part.sum(dim=1).clamp(min=1)
-        points.append((mean_level, (1.4826 * mad) ** 2))
-    (m0, v0), (m1, v1) = points
-    spread = m1 - m0 > 1e-4  # a flat image gives one point: no slope
-    a = torch.where(spread, (v1 - v0) / (m1 - m0).clamp(min=1e-4), 0.0).clamp(min=0.0)
-    b = torch.where(spread, v0 - a * m0, (v0 + v1) / 2).clamp(min=1e-8)
-    return a, b
-
-
-def noise_level_map(x: torch.Tensor, noise: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
-    """(n, 1, h, w): the expected noise standard deviation at each pixel of the input, for the
-    noise `(a, b)` (see :func:`estimate_noise`; estimated from `x` if not given), on a log scale
-    where -1 is sigma 0.0025 and +1 sigma 0.135: inputs of order one, as the image's are (the
-    plain sigma, 0.002-0.2, moved its weights 50 times too slowly to be learnt)."""
-    a, b = estimate_noise(x) if noise is None else noise
-    signal = torch.nn.functional.avg_pool2d(x.float().mean(dim=1, keepdim=True), 5, stride=1, padding=2,
-                                            count_include_pad=False).clamp(min=0.0)  # fmt: skip
-    return _log_scale(a[:, None, None, None] * signal + b[:, None, None, None])
 
 
 class RepConv(nn.Module):
@@ -324,9 +246,14 @@ class UNet(nn.Module):
         return torch.addcmul(correction.float(), torch.sigmoid(logits.float()), residual)
 
 
+def memory_format(device: torch.device | str) -> torch.memory_format:
+    """The layout the network runs fastest in on `device`: channels-last on CPUs (oneDNN's fast
+    path), the default elsewhere. Weights and inputs on a CPU are both put in it."""
+    return torch.channels_last if torch.device(device).type == "cpu" else torch.contiguous_format
+
+
 def _layout(x: torch.Tensor) -> torch.memory_format:
-    """Channels-last on CPUs (oneDNN's fast path), the default elsewhere."""
-    return torch.channels_last if x.device.type == "cpu" else torch.contiguous_format
+    return memory_format(x.device)
 
 
 def _box_mean(x: torch.Tensor, size: int) -> torch.Tensor:
@@ -342,11 +269,6 @@ def _box_mean(x: torch.Tensor, size: int) -> torch.Tensor:
         return nn.functional.conv1d(inside, x.new_ones(1, 1, size))[0, 0]
 
     return sums / (counts(h)[:, None] * counts(w)[None, :])
-
-
-def _log_scale(variance: torch.Tensor) -> torch.Tensor:
-    """Variance -> the noise map's scale (-1: sigma 0.0025, +1: sigma 0.135)."""
-    return 0.25 * variance.clamp(min=1e-12).log() + 2.0
 
 
 def parameter_count(model: nn.Module) -> int:
@@ -470,9 +392,7 @@ def load_model(weights: str | os.PathLike | None = None, device: str | None = No
         raise ModelError(f"{name} holds weights that are not finite (NaN or infinity): the file is damaged.")
     fold_reparameterised(model)
     model.eval()
-    model.to(target)
-    if target.type == "cpu":
-        model.to(memory_format=torch.channels_last)
+    model.to(target, memory_format=memory_format(target))
     model.weights_path = path
     model.weights_meta = meta
     return model

@@ -83,11 +83,6 @@ def _blend_weights(length: int, starts: list[int], tile: int) -> list[np.ndarray
     return [ramp / total[start : start + ramp.size] for start, ramp in zip(starts, ramps, strict=True)]
 
 
-def count_tiles(shape: tuple[int, int], tile: int, overlap: int, multiple: int = 1) -> int:
-    h, w = shape
-    return len(tile_starts(h, tile, overlap, multiple)) * len(tile_starts(w, tile, overlap, multiple))
-
-
 def fast_bfloat16() -> bool:
     """True where the CPU computes bfloat16 natively (AVX512-BF16 or AMX tiles)."""
     import torch
@@ -114,63 +109,109 @@ def resolve_precision(precision: str | None, device) -> str:
     return precision
 
 
-def run_tiled(model, packed: np.ndarray, tile: int = DEFAULT_TILE, overlap: int = DEFAULT_OVERLAP,
-              device=None, precision: str = "float32", keep_levels: bool = True,
-              noise: tuple[float, float] | None = None) -> Generator[Progress, None, np.ndarray]:  # fmt: skip
-    """Apply `model` to a (4, h, w) float32 array tile by tile.
+def run_tiled(
+    model,
+    packed: np.ndarray,
+    tile: int = DEFAULT_TILE,
+    overlap: int = DEFAULT_OVERLAP,
+    device=None,
+    precision: str = "float32",
+    keep_levels: bool = True,
+    noise: tuple[float, float] | None = None,
+) -> Generator[Progress, None, np.ndarray]:
+    """Apply `model` to a packed image tile by tile.
 
-    A generator: yields ``Progress(Stage.NETWORK, tiles done, tiles in all)`` after each tile and returns the (4, h, w)
-    float32 result (``result = yield from run_tiled(...)``). Closing it stops between tiles.
-    `precision` is "float32", "bfloat16" or "auto" (see :func:`resolve_precision`).
-    `keep_levels`: give each channel of the result its mean in the input (:func:`keep_channel_levels`).
-    `noise`: (a, b), the input's noise variance ``a * signal + b`` in its (amplified, normalised)
-    units, e.g. from a camera profile; estimated from the whole image when None (noise_map models).
+    A generator: yields ``Progress(Stage.NETWORK, tiles done, tiles in all)`` after each tile and
+    returns the result (``result = yield from run_tiled(...)``). Closing it stops between tiles.
+
+    Parameters
+    ----------
+    model : UNet
+        The network (see :func:`~.model.load_model`).
+    packed : numpy.ndarray
+        (4, h, w) float32: the amplified packed raw, black 0 and white 1 before amplification.
+    tile, overlap : int
+        Tile side and the least overlap of neighbouring tiles, in packed pixels (the tile is
+        rounded down to a multiple of ``model.config.multiple``, the overlap to a quarter tile).
+    device : torch.device or str, optional
+        Where to run; the model's own device when None.
+    precision : {"float32", "bfloat16", "auto"}
+        See :func:`resolve_precision`.
+    keep_levels : bool
+        Give each channel of the result its mean in the input (:func:`keep_channel_levels`).
+    noise : tuple of float, optional
+        (a, b), the input's noise variance ``a * signal + b`` in its (amplified, normalised)
+        units, e.g. from a camera profile; estimated from the whole image when None (for
+        models that take the noise level).
+
+    Returns
+    -------
+    numpy.ndarray
+        (4, h, w) float32 in [0, 1], the clean packed raw.
+
+    Raises
+    ------
+    ModelError
+        The network's output is not finite (damaged weights).
     """
     import torch
-    import torch.nn.functional as F
 
     multiple = model.config.multiple
     tile = max(multiple, tile // multiple * multiple)
     overlap = min(overlap, tile // 4)
-    device = device or next(model.parameters()).device
-    device = torch.device(device)
+    device = torch.device(device or next(model.parameters()).device)
     autocast = resolve_precision(precision, device) == "bfloat16"
-    layout = torch.channels_last if device.type == "cpu" else torch.contiguous_format
     _, h, w = packed.shape
     ys, xs = tile_starts(h, tile, overlap, multiple), tile_starts(w, tile, overlap, multiple)
     weights_y, weights_x = _blend_weights(h, ys, tile), _blend_weights(w, xs, tile)
-    total = len(ys) * len(xs)
+    total, done = len(ys) * len(xs), 0
     out = np.zeros(packed.shape, dtype=np.float32)
-    done = 0
-    if noise is not None:
-        noise = tuple(torch.tensor([float(v)], device=device) for v in noise)
-    elif model.config.noise_map:  # one sensor, one noise level: measured on the whole image
-        from .model import estimate_noise
-
-        with torch.inference_mode():
-            noise = tuple(v.to(device) for v in estimate_noise(torch.from_numpy(packed)[None]))
+    noise = _noise_level(model, packed, noise, device)
     with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
         for y, wy in zip(ys, weights_y, strict=True):
             for x, wx in zip(xs, weights_x, strict=True):
-                th, tw = wy.size, wx.size
-                t = torch.from_numpy(packed[:, y : y + th, x : x + tw])[None].to(device, torch.float32)
-                pad_h, pad_w = (-th) % multiple, (-tw) % multiple
-                if pad_h or pad_w:
-                    t = F.pad(t, (0, pad_w, 0, pad_h), mode="replicate")
-                t = t.contiguous(memory_format=layout)
-                result = model(t, noise)[0, :, :th, :tw].float()
-                if not torch.isfinite(result).all():
-                    from .errors import ModelError
-
-                    raise ModelError(
-                        "The network's output is not finite (NaN or infinity): its weights are damaged."
-                    )
-                result = result.clamp_(0.0, 1.0).cpu()
+                result = _run_tile(model, packed[:, y : y + wy.size, x : x + wx.size], noise, device)
                 result.mul_(torch.from_numpy(wy[:, None] * wx[None, :]))
-                torch.from_numpy(out[:, y : y + th, x : x + tw]).add_(result)
+                torch.from_numpy(out[:, y : y + wy.size, x : x + wx.size]).add_(result)
                 done += 1
                 yield Progress(Stage.NETWORK, done, total)
     return keep_channel_levels(out, packed) if keep_levels else out
+
+
+def _noise_level(model, packed: np.ndarray, noise: tuple[float, float] | None, device):
+    """The noise (a, b) as tensors on `device`: given, or measured on the whole image for a model
+    that takes it (one sensor, one noise level); None for a model that does not."""
+    import torch
+
+    if noise is not None:
+        return tuple(torch.tensor([float(v)], device=device) for v in noise)
+    if not model.config.noise_map:
+        return None
+    from .noise import estimate_noise
+
+    with torch.inference_mode():
+        return tuple(v.to(device) for v in estimate_noise(torch.from_numpy(packed)[None]))
+
+
+def _run_tile(model, tile: np.ndarray, noise, device):
+    """The network on one (4, th, tw) tile, padded to its multiple: (4, th, tw) float32 on the CPU."""
+    import torch
+    import torch.nn.functional as F
+
+    from .model import memory_format
+
+    multiple = model.config.multiple
+    _, th, tw = tile.shape
+    t = torch.from_numpy(tile)[None].to(device, torch.float32)
+    pad_h, pad_w = (-th) % multiple, (-tw) % multiple
+    if pad_h or pad_w:
+        t = F.pad(t, (0, pad_w, 0, pad_h), mode="replicate")
+    result = model(t.contiguous(memory_format=memory_format(device)), noise)[0, :, :th, :tw].float()
+    if not torch.isfinite(result).all():
+        from .errors import ModelError
+
+        raise ModelError("The network's output is not finite (NaN or infinity): its weights are damaged.")
+    return result.clamp_(0.0, 1.0).cpu()
 
 
 #: How far :func:`keep_channel_levels` may move a channel: it corrects a network's small cast,

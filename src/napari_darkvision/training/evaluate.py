@@ -21,7 +21,7 @@ import numpy as np
 
 from ..core.render import quick_render
 from .metrics import channel_mean_error, psnr, shadow_mean_error, ssim
-from .synth import NoiseParams, _tukey_variance
+from .synth import NoiseParams
 
 
 @dataclass
@@ -58,8 +58,7 @@ def bm3d_denoise(noisy: np.ndarray, ratio: float, noise: NoiseParams) -> np.ndar
     import bm3d
 
     alpha = ratio * noise.K / noise.white  # shot-noise gain in amplified units
-    read_var = noise.read_sigma**2 * _tukey_variance(noise.read_lambda) + noise.row_sigma**2 + 1 / 12
-    sigma = ratio * np.sqrt(read_var) / noise.white
+    sigma = ratio * np.sqrt(noise.read_variance()) / noise.white
     z = noisy.astype(np.float64) / alpha
     s = sigma / alpha
     forward = 2.0 * np.sqrt(np.maximum(z + 3.0 / 8.0 + s**2, 0.0))

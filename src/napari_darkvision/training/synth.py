@@ -149,10 +149,16 @@ class NoiseParams:
     white: float  # white level - black level, DN
     black: float  # black level, DN (values below -black clip)
 
+    def read_variance(self, rows: bool = True) -> float:
+        """The variance (DN^2) that does not depend on the signal: read noise, row noise (left out
+        with ``rows=False``: one offset per row, which differences along a row cancel) and the
+        rounding to whole DN (1/12)."""
+        read_var = self.read_sigma**2 * _tukey_variance(self.read_lambda)
+        return read_var + (self.row_sigma**2 if rows else 0.0) + 1.0 / 12.0
+
     def variance(self, signal_dn: np.ndarray) -> np.ndarray:
         """Per-pixel variance (DN^2) of the noisy value given the clean one: what BM3D is told."""
-        read_var = self.read_sigma**2 * _tukey_variance(self.read_lambda)
-        return self.K * np.maximum(signal_dn, 0.0) + read_var + self.row_sigma**2 + 1.0 / 12.0
+        return self.K * np.maximum(signal_dn, 0.0) + self.read_variance()
 
 
 def _tukey_variance(lam: float | None) -> float:
