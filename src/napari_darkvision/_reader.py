@@ -1,7 +1,9 @@
 """The npe2 reader: a Bayer camera raw file -> one image layer holding the mosaic as recorded.
 
 The layer keeps the raw's metadata (``RawImage.metadata()``, with ``darkvision_raw=True``), which
-is all the Enhance widget needs to rebuild a :class:`~napari_darkvision.core.raw.RawImage`.
+is all the Enhance widget needs to rebuild a :class:`~napari_darkvision.core.raw.RawImage`. It
+is shown so that a dark shot is visible at once: contrast limits from the black level to a high
+percentile of the mosaic, and a display gamma that lifts the shadows (the data stay as recorded).
 
 Failure policy, chosen for napari 0.9 / npe2 0.10:
 
@@ -34,7 +36,9 @@ NO_LAYERS: list[tuple] = [(None,)]
 
 #: Upper end of the display range of the mosaic: a dark raw has nearly all of its pixels a few
 #: DN above black, so the white level would show it black; a high percentile shows the scene.
-DISPLAY_PERCENTILE = 99.9
+DISPLAY_PERCENTILE = 99.5
+#: Display gamma of the mosaic layer: about sRGB's, so shadows a few DN above black show.
+DISPLAY_GAMMA = 0.45
 
 
 def is_raw_path(path) -> bool:
@@ -73,6 +77,7 @@ def layer_data(raw: RawImage) -> list[tuple]:
         "name": name,
         "metadata": raw.metadata(),
         "contrast_limits": contrast_limits(raw),
+        "gamma": DISPLAY_GAMMA,
         "colormap": "gray",
     }
     return [(raw.mosaic, kwargs, "image")]

@@ -1,5 +1,6 @@
 """What the Enhance widget asks for and what it makes, apart from Qt: the ratio presets, turning a
-layer back into a RawImage, and naming and describing the result layer."""
+layer back into a RawImage, the region of the raw the canvas shows, and naming and describing
+the result layer (the metadata contract the napari writer relies on)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,18 @@ from pathlib import Path
 
 import numpy as np
 
-from .core.pipeline import EnhanceError, validate_ratio
-from .core.raw import RawImage, RawReadError
+from .core.errors import DarkvisionError, RawReadError
+from .core.pipeline import Enhanced, EnhanceError, validate_ratio
+from .core.raw import RawImage
 
 #: Exposure ratio presets: SID's Sony ratios, "auto" (estimated from the raw) and "custom".
 RATIO_PRESETS: dict[str, float | None] = {"auto": None, "x100": 100.0, "x250": 250.0, "x300": 300.0}
 CUSTOM = "custom"
 PRESET_NAMES = (*RATIO_PRESETS, CUSTOM)
+#: Most sensor pixels the live preview enhances (1 MP): fast enough to follow pan and zoom.
+PREVIEW_PIXELS = 1024 * 1024
+#: Fewest rows or columns of a preview region (LibRaw cannot render smaller ones).
+PREVIEW_MIN_SIDE = 64
 
 
 def is_raw_layer(layer) -> bool:
@@ -48,39 +54,41 @@ def weights_path(value) -> str | None:
     return path
 
 
+def profile_path(value) -> str | None:
+    """None for no camera profile (an empty FileEdit), else an existing profile file or folder."""
+    if value is None or str(value).strip() in ("", "."):
+        return None
+    path = os.fspath(value)
+    if not os.path.exists(path):
+        raise EnhanceError(f"Camera profile {path!r} does not exist (leave it empty for none).")
+    return path
+
+
 def raw_from_layer(layer) -> RawImage:
-    """Rebuild the RawImage from a layer; RawReadError, for a person, if it cannot be."""
+    """Rebuild the RawImage from a layer (on its own copy); RawReadError, for a person, if it cannot be."""
     if layer is None:
         raise RawReadError(
             "No raw layer to enhance: open a camera raw file with the napari-darkvision reader first."
         )
+    data = np.asarray(layer.data)
     try:
-        raw = RawImage.from_metadata(np.asarray(layer.data), dict(layer.metadata))  # checks darkvision_raw
-    except RawReadError:
-        raise
-    except (KeyError, TypeError, ValueError) as err:
+        raw = RawImage.from_metadata(data, dict(layer.metadata))  # validates shape, dtype, levels
+    except DarkvisionError as err:
+        raise RawReadError(f"Layer {layer.name!r}: {err}") from err
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise RawReadError(
-            f"Layer {layer.name!r} has incomplete raw metadata ({type(err).__name__}: {err}): "
+            f"Layer {layer.name!r} has damaged raw metadata ({type(err).__name__}: {err}): "
             "open the raw file again with the napari-darkvision reader."
         ) from err
     # the widget runs on its own copy: the user may edit or delete the layer while it runs
     raw.mosaic = np.array(raw.mosaic, copy=True)
-    if raw.mosaic.ndim != 2 or min(raw.mosaic.shape) < 16:
-        raise RawReadError(
-            f"Layer {layer.name!r} is not a raw mosaic (data of shape {raw.mosaic.shape}): "
-            "enhance the layer the reader made, not a processed copy."
-        )
-    if raw.mosaic.dtype != np.uint16:
-        if (
-            not np.issubdtype(raw.mosaic.dtype, np.integer)
-            or raw.mosaic.min() < 0
-            or raw.mosaic.max() > 65535
-        ):
-            raise RawReadError(f"Layer {layer.name!r} does not hold 16-bit raw sensor values.")
-        raw.mosaic = raw.mosaic.astype(np.uint16)
-    if not (math.isfinite(raw.white_level) and max(raw.black_level) < raw.white_level):
-        raise RawReadError(f"Layer {layer.name!r} has damaged raw metadata (black and white levels).")
     return raw
+
+
+def source_key(layer) -> tuple:
+    """Identifies a layer's pixels for the caches: the same array, shape and levels."""
+    meta = layer.metadata
+    return (id(layer.data), np.shape(layer.data), str(meta.get("black_level")), str(meta.get("white_level")))
 
 
 def ratio_label(metadata: dict) -> str:
@@ -94,17 +102,36 @@ def ratio_label(metadata: dict) -> str:
 
 def result_name(source_name: str, raw: RawImage, metadata: dict) -> str:
     stem = Path(raw.path).stem if raw.path else source_name
-    suffix = " stretched" if metadata.get("stretch") else ""
+    strength = float(metadata.get("strength", 1.0))
+    suffix = f" {strength:.0%}" if strength < 1.0 else ""
+    suffix += " stretched" if metadata.get("stretch") else ""
     return f"{stem} [darkvision {ratio_label(metadata)}{suffix}]"
 
 
-def result_metadata(metadata: dict, source_name: str) -> dict:
-    return {**metadata, "source_layer": source_name}
+def result_metadata(result: Enhanced, source_name: str, extra: dict | None = None) -> dict:
+    """The result layer's metadata: the run's (ratio, ratio_reason, stretch, strength, model...),
+    the user's own keys of the raw layer, and what a writer needs to save it as a DNG:
+    ``darkvision_result``, ``darkvision_source`` (the source's ``RawImage.metadata()``) and
+    ``darkvision_mosaic`` (the enhanced uint16 mosaic)."""
+    return {
+        **(extra or {}),
+        **result.metadata,
+        "source_layer": source_name,
+        "darkvision_result": True,
+        "darkvision_source": result.raw.metadata() if result.raw is not None else {},
+        "darkvision_mosaic": result.mosaic,
+    }
+
+
+def user_metadata(layer) -> dict:
+    """The keys of a raw layer's metadata that are not the reader's (a user's notes)."""
+    ours = set(RawImage.__dataclass_fields__) | {"darkvision_raw"}
+    return {k: v for k, v in dict(layer.metadata).items() if k not in ours}
 
 
 @dataclass(frozen=True)
 class EnhanceRequest:
-    """One run of the widget, fixed when the user presses Enhance."""
+    """One run of the widget, fixed when the user presses Enhance (or the preview refreshes)."""
 
     raw: RawImage
     source_name: str
@@ -113,15 +140,39 @@ class EnhanceRequest:
     weights: str | None
     source_scale: tuple = ()
     source_translate: tuple = ()
+    strength: float = 1.0
+    source: tuple = ()  # source_key() of the layer
+    extra_metadata: dict | None = None
+    profile: str | None = None
+
+    def network_key(self, box: tuple | None = None) -> tuple:
+        """What the network's result depends on (not the strength, the stretch or the render)."""
+        return (self.source, self.ratio, self.weights, self.profile, box)
 
 
-#: Side of the live preview's region, in sensor pixels (1 MP): fast enough to follow the controls.
-PREVIEW_SIDE = 1024
-
-
-def preview_box(shape: tuple[int, int], side: int = PREVIEW_SIDE) -> tuple[int, int, int, int]:
+def preview_box(shape: tuple[int, int], pixels: int = PREVIEW_PIXELS) -> tuple[int, int, int, int]:
     """(top, bottom, left, right) of the centre region; even offsets keep the CFA phase."""
     h, w = shape
-    ph, pw = min(side, h - h % 2), min(side, w - w % 2)
-    top, left = (h - ph) // 4 * 2, (w - pw) // 4 * 2
-    return top, top + ph, left, left + pw
+    return visible_box(shape, (0.0, 0.0), (float(h), float(w)), pixels)
+
+
+def visible_box(shape: tuple[int, int], start: tuple[float, float], stop: tuple[float, float],
+                pixels: int = PREVIEW_PIXELS) -> tuple[int, int, int, int]:  # fmt: skip
+    """The region of a (H, W) mosaic between data coordinates `start` and `stop` (the canvas's
+    corners), as (top, bottom, left, right): cut to the image, shrunk about its centre to at most
+    `pixels`, at least PREVIEW_MIN_SIDE a side, on even rows and columns (the 2x2 CFA phase)."""
+    h, w = (int(n) - int(n) % 2 for n in shape)
+    spans, centres = [], []
+    for low, high, size in ((start[0], stop[0], h), (start[1], stop[1], w)):
+        low, high = max(min(low, high), 0.0), min(max(low, high), float(size))
+        spans.append(max(high - low, 0.0))
+        centres.append((low + high) / 2 if high > low else min(max((low + high) / 2, 0.0), size))
+    area = spans[0] * spans[1]
+    shrink = math.sqrt(pixels / area) if area > pixels else 1.0
+    box = []
+    for span, centre, size in zip(spans, centres, (h, w), strict=True):
+        side = min(size, max(PREVIEW_MIN_SIDE, int(span * shrink) // 2 * 2))
+        first = int(round((centre - side / 2) / 2)) * 2
+        first = min(max(first, 0), size - side)
+        box += [first, first + side]
+    return box[0], box[1], box[2], box[3]

@@ -1,13 +1,16 @@
 """The Enhance dock widget: pick a raw layer and an exposure ratio, run the U-Net in a thread,
-get a new RGB layer. Parameters live in :mod:`._state`, the thread in :mod:`._worker`.
+get a new RGB layer; a live preview of the region the canvas shows, a strength and a
+before/after toggle. Parameters live in :mod:`._state`, the threads in :mod:`._worker`.
 
 Scripts and benchmarks drive it through its controls (``layer``, ``ratio_preset``, ``ratio``,
-``stretch``, ``weights``, ``enhance_button``, ``cancel_button``) or :meth:`EnhanceWidget.start`,
-and follow ``widget.worker`` and ``widget.last_result_layer``.
+``strength``, ``stretch``, ``weights``, ``preview``, ``compare``, ``enhance_button``,
+``cancel_button``) or :meth:`EnhanceWidget.start`, and follow ``widget.worker``,
+``widget.preview_busy`` and ``widget.last_result_layer``.
 """
 
 from __future__ import annotations
 
+import logging
 from contextlib import suppress
 from functools import partial, wraps
 from typing import TYPE_CHECKING
@@ -21,9 +24,11 @@ from magicgui.widgets import (
     Label,
     ProgressBar,
     PushButton,
+    Slider,
 )
+from napari.utils import progress as napari_progress
 from napari.utils.notifications import show_error, show_info, show_warning
-from qtpy.QtCore import QTimer
+from superqt.utils import qdebounced
 
 from ._state import (
     CUSTOM,
@@ -31,20 +36,25 @@ from ._state import (
     RATIO_PRESETS,
     EnhanceRequest,
     is_raw_layer,
+    profile_path,
     raw_from_layer,
     requested_ratio,
     result_metadata,
     result_name,
+    source_key,
+    user_metadata,
+    visible_box,
     weights_path,
 )
-from ._worker import Failure, enhance_worker, preview_worker
-from .core.pipeline import MAX_RATIO, MIN_RATIO, Enhanced, EnhanceError, Progress, validate_ratio
-from .core.raw import RawReadError
+from ._worker import Failure, Preview, enhance_worker, preview_worker
+from .core.errors import DarkvisionError
+from .core.pipeline import MAX_RATIO, MIN_RATIO, Enhanced, Progress, validate_ratio
 
 if TYPE_CHECKING:
     import napari
     from napari.qt.threading import FunctionWorker, GeneratorWorker
 
+logger = logging.getLogger(__name__)
 STAGE_TEXT = {
     "read": "preparing the raw",
     "network": "network: tile {done} of {total}",
@@ -52,13 +62,14 @@ STAGE_TEXT = {
     "done": "done",
 }
 PREVIEW_NAME = "darkvision preview"
-#: Wait this long after the last change of a control before previewing (milliseconds).
-PREVIEW_DELAY_MS = 300
+#: Wait this long after the last change of a control or of the view before previewing (ms).
+PREVIEW_DELAY_MS = 250
 
 
 def _slot(method):
-    """For handlers of worker and timer signals: they can arrive after napari closed the widget
-    (the worker finishes its tile first), when touching a deleted Qt widget would abort Python."""
+    """For handlers of controls, worker and timer signals: no exception may escape into Qt (a
+    scripted viewer aborts), so ours become an error notification and anything else one too;
+    and they can arrive after napari closed the widget, when touching it would abort Python."""
 
     @wraps(method)
     def handler(self, *args):
@@ -66,13 +77,23 @@ def _slot(method):
             return None
         try:
             return method(self, *args)
+        except DarkvisionError as err:
+            show_error(f"napari-darkvision: {err}")
         except RuntimeError as err:
-            if "deleted" not in str(err):
-                raise
-            self._on_destroyed()
-            return None
+            if "deleted" in str(err):
+                self._on_destroyed()
+            else:
+                _unexpected(err)
+        except Exception as err:  # noqa: BLE001 - shown, logged, never raised into Qt
+            _unexpected(err)
+        return None
 
     return handler
+
+
+def _unexpected(err: Exception) -> None:
+    logger.error("napari-darkvision widget error", exc_info=err)
+    show_error(f"napari-darkvision: unexpected {type(err).__name__}: {err}")
 
 
 class EnhanceWidget(Container):
@@ -84,14 +105,28 @@ class EnhanceWidget(Container):
         self._alive = True
         self.worker: GeneratorWorker | None = None
         self._cancelling = False
+        self._activity = None  # napari.utils.progress of the running enhancement
         self.preview_worker: FunctionWorker | None = None
         self.preview_layer = None
         self._preview_pending = False
+        self._preview_scheduled = False
+        self._preview_cache: Preview | None = None  # the network's last preview, re-blended
+        self._full_cache: tuple[tuple, Enhanced] | None = None  # the last full run's network
         self.last_result_layer = None
         # Import torch while the widget docks: imported by the worker thread on the first run, it
         # holds the interpreter lock for ~0.3 s and freezes the viewer mid-run (benchmarks/).
         import torch  # noqa: F401
 
+        self.extend([*self._source_controls(), *self._look_controls(), *self._preview_controls()])
+        self.extend(self._run_controls())
+        self._controls = (self.layer, self.ratio_preset, self.stretch, self.weights, self.enhance_button)
+        if self.profile is not None:
+            self._controls += (self.profile,)
+        self._connect()
+
+    # -- building -------------------------------------------------------------------------------
+
+    def _source_controls(self) -> list:
         self.layer = ComboBox(
             name="layer",
             label="Raw layer",
@@ -105,7 +140,7 @@ class EnhanceWidget(Container):
             value="auto",
             tooltip=(
                 "How much to brighten: the long exposure you want divided by the one you took "
-                "(SID uses x100, x250, x300). 'auto' estimates it from the raw."
+                "(SID uses x100, x250, x300). 'auto' estimates it from the raw's highlights."
             ),
         )
         self.ratio = FloatSpinBox(
@@ -117,6 +152,21 @@ class EnhanceWidget(Container):
             value=100.0,
             enabled=False,
             tooltip=f"Exposure ratio for 'custom', {MIN_RATIO:g} to {MAX_RATIO:g}.",
+        )
+        self.auto_reason = Label(name="auto_reason", label="Auto chose", value="")
+        return [self.layer, self.ratio_preset, self.ratio, self.auto_reason]
+
+    def _look_controls(self) -> list:
+        self.strength = Slider(
+            name="strength",
+            label="Strength %",
+            min=0,
+            max=100,
+            value=100,
+            tooltip=(
+                "Blend of the network's result with the amplified input (100 %: the network's "
+                "result; 0 %: the input amplified by the ratio, its noise untouched)."
+            ),
         )
         self.stretch = CheckBox(
             name="stretch",
@@ -135,72 +185,77 @@ class EnhanceWidget(Container):
             nullable=True,
             tooltip="Other U-Net weights (.safetensors); empty = the model shipped with the plugin.",
         )
+        self.profile = _profile_control()
+        return [c for c in (self.strength, self.stretch, self.weights, self.profile) if c is not None]
+
+    def _preview_controls(self) -> list:
         self.preview = CheckBox(
             name="preview",
-            text="Live preview (centre, 1 MP)",
+            text="Live preview (what the canvas shows)",
             value=False,
             tooltip=(
-                "Enhance the centre of the raw whenever a setting changes, into a temporary "
-                f"'{PREVIEW_NAME}' layer: to choose the ratio before enhancing everything."
+                "Enhance the part of the raw the canvas shows (up to 1 MP, at full resolution) "
+                f"into a '{PREVIEW_NAME}' layer, again when you pan, zoom or change a setting."
             ),
         )
+        self.compare = CheckBox(
+            name="compare",
+            text="Show before (amplified input)",
+            value=False,
+            tooltip=(
+                "The preview shows the input amplified by the ratio (strength 0 %) instead of "
+                "the result, at the same place and scale: tick and untick to compare."
+            ),
+        )
+        return [self.preview, self.compare]
+
+    def _run_controls(self) -> list:
         self.enhance_button = PushButton(name="enhance_button", text="Enhance")
         self.cancel_button = PushButton(
             name="cancel_button", text="Cancel", enabled=False, tooltip="Stop after the current tile."
         )
         self.progress = ProgressBar(name="progress", label="Progress", min=0, max=1, value=0)
         self.status = Label(name="status", label="Status", value="")
-        self.extend(
-            [
-                self.layer,
-                self.ratio_preset,
-                self.ratio,
-                self.stretch,
-                self.weights,
-                self.preview,
-                self.enhance_button,
-                self.cancel_button,
-                self.progress,
-                self.status,
-            ]
-        )
-        self._controls = (self.layer, self.ratio_preset, self.stretch, self.weights, self.enhance_button)
+        return [self.enhance_button, self.cancel_button, self.progress, self.status]
 
+    def _connect(self) -> None:
         self.ratio_preset.changed.connect(self._on_preset)
         self.native.destroyed.connect(self._on_destroyed)
-        self._preview_timer = QTimer(self.native)
-        self._preview_timer.setSingleShot(True)
-        self._preview_timer.setInterval(PREVIEW_DELAY_MS)
-        self._preview_timer.timeout.connect(self.update_preview)
-        for control in (self.layer, self.ratio_preset, self.ratio, self.stretch, self.weights, self.preview):
-            control.changed.connect(self._schedule_preview)
-        self.enhance_button.changed.connect(lambda *_: self.start())
-        self.cancel_button.changed.connect(lambda *_: self.cancel())
-        layers = self.viewer.layers.events
-        layers.inserted.connect(self._on_layer_inserted)
-        layers.removed.connect(self.reset_choices)
-        layers.moved.connect(self.reset_choices)
-        for existing in self.viewer.layers:
-            existing.events.name.connect(self.reset_choices)
-        self.reset_choices()
-
-    # -- layers ---------------------------------------------------------------------------------
+        # one preview after a burst of changes (a drag of the slider, a pan)
+        self._debounced_preview = qdebounced(self._preview_due, timeout=PREVIEW_DELAY_MS, parent=self.native)
+        controls = [self.layer, self.ratio_preset, self.ratio, self.strength, self.stretch, self.weights]
+        for control in [*controls, self.preview, self.compare, self.profile]:
+            if control is not None:
+                control.changed.connect(self.schedule_preview)
+        self.enhance_button.changed.connect(self._on_enhance_clicked)
+        self.cancel_button.changed.connect(self._on_cancel_clicked)
+        _camera(self.viewer).events.center.connect(self._on_view_changed)
+        _camera(self.viewer).events.zoom.connect(self._on_view_changed)
+        self.viewer.canvas.events.size.connect(self._on_view_changed)
+        # layer insert/remove/reorder/rename call reset_choices: napari's add_dock_widget does it
 
     def _raw_layer_choices(self, _widget=None) -> list[tuple[str, object]]:
         return [(layer.name, layer) for layer in self.viewer.layers if is_raw_layer(layer)]
 
-    def _on_layer_inserted(self, event) -> None:
-        event.value.events.name.connect(self.reset_choices)
-        self.reset_choices()
-
     # -- controls -------------------------------------------------------------------------------
 
+    @_slot
     def _on_preset(self, preset: str) -> None:
         value = RATIO_PRESETS.get(preset)
         if value is not None:
             # switching to "custom" then starts from the last preset
             self.ratio.value = value
         self.ratio.enabled = preset == CUSTOM and self.worker is None
+        if preset != "auto":
+            self.auto_reason.value = ""
+
+    @_slot
+    def _on_enhance_clicked(self, *_) -> None:
+        self.start()
+
+    @_slot
+    def _on_cancel_clicked(self, *_) -> None:
+        self.cancel()
 
     def _set_running(self, running: bool) -> None:
         for control in self._controls:
@@ -208,25 +263,31 @@ class EnhanceWidget(Container):
         self.ratio.enabled = not running and self.ratio_preset.value == CUSTOM
         self.cancel_button.enabled = running
 
+    def _show_auto(self, metadata: dict) -> None:
+        if metadata.get("ratio_mode") == "auto":
+            self.auto_reason.value = f"×{float(metadata['ratio']):.0f}"
+            self.auto_reason.tooltip = metadata.get("ratio_reason", "")
+
     # -- running --------------------------------------------------------------------------------
 
-    def start(
-        self, layer=None, ratio=None, stretch: bool | None = None, weights=None
-    ) -> GeneratorWorker | None:
+    def start(self, layer=None, ratio=None, stretch: bool | None = None, weights=None,
+              strength: float | None = None) -> GeneratorWorker | None:  # fmt: skip
         """Enhance, as the button does; arguments override the controls (for scripts).
 
         Returns the started worker, or None (with an error notification) if the request is
-        not valid. `ratio` may be a number or "auto".
-        """
+        not valid. `ratio` may be a number or "auto"; `strength` is 0 to 1. Given the same
+        raw, ratio and weights as the last run, the network's result is reused (re-blended)."""
         if self.worker is not None:
             show_warning("napari-darkvision: an enhancement is already running; cancel it first.")
             return None
         try:
-            request = self._request(layer, ratio, stretch, weights)
-        except (EnhanceError, RawReadError) as err:
+            request = self._request(layer, ratio, stretch, weights, strength)
+        except DarkvisionError as err:
             show_error(f"napari-darkvision: {err}")
             return None
-        worker = enhance_worker(request)
+        key = request.network_key()
+        cached = self._full_cache[1] if self._full_cache and self._full_cache[0] == key else None
+        worker = enhance_worker(request, cached=cached)
         self._cancelling = False
         worker.yielded.connect(self._on_progress)
         worker.returned.connect(partial(self._on_returned, request))
@@ -235,12 +296,15 @@ class EnhanceWidget(Container):
         self.worker = worker
         self.progress.max, self.progress.value = 1, 0
         self.status.value = "starting"
+        self._activity = napari_progress(total=0, desc=f"darkvision: {request.source_name}")
         self._set_running(True)
         worker.start()
         return worker
 
-    def _request(self, layer=None, ratio=None, stretch=None, weights=None) -> EnhanceRequest:
+    def _request(self, layer=None, ratio=None, stretch=None, weights=None, strength=None) -> EnhanceRequest:
         """The request from the controls, overridden by the arguments; raises for bad input."""
+        from .core.parameters import check_flag, check_strength
+
         layer = self.layer.value if layer is None else layer
         raw = raw_from_layer(layer)
         if ratio is None:
@@ -252,10 +316,14 @@ class EnhanceWidget(Container):
             raw=raw,
             source_name=layer.name,
             ratio=chosen,
-            stretch=bool(self.stretch.value if stretch is None else stretch),
+            stretch=check_flag(bool(self.stretch.value) if stretch is None else stretch, "stretch"),
+            strength=check_strength(self.strength.value / 100 if strength is None else strength),
             weights=weights_path(self.weights.value if weights is None else weights),
+            profile=profile_path(self.profile.value) if self.profile is not None else None,
             source_scale=tuple(layer.scale),
             source_translate=tuple(layer.translate),
+            source=source_key(layer),
+            extra_metadata=user_metadata(layer),
         )
 
     def cancel(self) -> None:
@@ -270,10 +338,19 @@ class EnhanceWidget(Container):
         """The widget is gone (closed viewer or dock): stop what runs, touch no Qt widget again."""
         self._alive = False
         with suppress(RuntimeError):  # the timer may already be deleted, e.g. at exit
-            self._preview_timer.stop()
+            self._debounced_preview.cancel()
+        for emitter in (_camera(self.viewer).events.center, _camera(self.viewer).events.zoom):
+            emitter.disconnect(self._on_view_changed)
+        self.viewer.canvas.events.size.disconnect(self._on_view_changed)
         for worker in (self.worker, self.preview_worker):
             if worker is not None:
                 worker.quit()
+        self._close_activity()
+
+    def _close_activity(self) -> None:
+        if self._activity is not None:
+            self._activity.close()
+            self._activity = None
 
     @_slot
     def _on_progress(self, step: Progress) -> None:
@@ -284,7 +361,14 @@ class EnhanceWidget(Container):
             self.progress.value = step.done
         elif step.stage == "done":
             self.progress.value = self.progress.max
-        self.status.value = STAGE_TEXT.get(step.stage, step.stage).format(done=step.done, total=step.total)
+        text = STAGE_TEXT.get(step.stage, str(step.stage)).format(done=step.done, total=step.total)
+        self.status.value = text
+        activity = self._activity  # its events may run the finished handler, which closes it
+        if activity is not None:
+            if activity.total != self.progress.max:
+                activity.total = self.progress.max
+            activity.set_description(f"darkvision: {text}")
+            activity.update(self.progress.value - activity.n)
 
     @_slot
     def _on_returned(self, request: EnhanceRequest, result: Enhanced | Failure) -> None:
@@ -292,7 +376,10 @@ class EnhanceWidget(Container):
             self.status.value = "failed"
             show_error(f"napari-darkvision: {result.message}")
             return
-        metadata = result_metadata(result.metadata, request.source_name)
+        self._full_cache = (request.network_key(), result)
+        if request.ratio == "auto":
+            self._show_auto(result.metadata)
+        metadata = result_metadata(result, request.source_name, request.extra_metadata)
         self.last_result_layer = self.viewer.add_image(
             result.image,
             name=result_name(request.source_name, request.raw, result.metadata),
@@ -315,27 +402,58 @@ class EnhanceWidget(Container):
             self.progress.value = 0
         self.worker = None
         self._cancelling = False
+        self._close_activity()
         self._set_running(False)
         if self._preview_pending:
-            self._schedule_preview()
+            self.schedule_preview()
 
     # -- live preview ---------------------------------------------------------------------------
 
-    def _schedule_preview(self, *_) -> None:
+    @property
+    def preview_busy(self) -> bool:
+        """A preview is due, waiting for a run, or running."""
+        return self._preview_scheduled or self._preview_pending or self.preview_worker is not None
+
+    @_slot
+    def _on_view_changed(self, *_) -> None:
         if self.preview.value:
-            self._preview_timer.start()  # restarts: one preview after a burst of changes
+            self.schedule_preview()
+
+    @_slot
+    def schedule_preview(self, *_) -> None:
+        """Refresh the preview once the controls and the view settle (debounced)."""
+        if self.preview.value:
+            self._preview_scheduled = True
+            self._debounced_preview()
         else:
-            self._preview_timer.stop()
-            self._preview_pending = False
+            self._debounced_preview.cancel()
+            self._preview_scheduled = self._preview_pending = False
             self._remove_preview_layer()
+
+    def _preview_due(self, *_) -> None:
+        self._preview_scheduled = False
+        self.update_preview()
+
+    def view_box(self, layer) -> tuple[int, int, int, int]:
+        """The region of `layer`'s data the canvas shows, as visible_box() limits it."""
+        center = _camera(self.viewer).center[-2:]
+        zoom = _camera(self.viewer).zoom
+        height, width = self.viewer.canvas.size
+        half = (height / 2 / zoom, width / 2 / zoom)
+        corners = [(center[0] - half[0], center[1] - half[1]), (center[0] + half[0], center[1] + half[1])]
+        data = [layer.world_to_data(list(corner))[-2:] for corner in corners]
+        # pixel i covers data coordinates i - 0.5 to i + 0.5
+        start = (data[0][0] + 0.5, data[0][1] + 0.5)
+        stop = (data[1][0] + 0.5, data[1][1] + 0.5)
+        return visible_box(layer.data.shape[-2:], start, stop)
 
     @_slot
     def update_preview(self) -> FunctionWorker | None:
-        """Enhance the centre region with the current settings into the preview layer.
+        """Enhance the region the canvas shows with the current settings into the preview layer.
 
-        Runs after the controls settle; while another run is going it waits for it. Returns
-        the started worker, or None. Problems go to the status line: a preview that follows
-        every click must not pile up notifications."""
+        While another run goes it waits for it, and the newest request supersedes the waiting
+        one. Returns the started worker, or None. Problems go to the status line: a preview that
+        follows every click must not pile up notifications."""
         if not self.preview.value:
             return None
         if self.worker is not None or self.preview_worker is not None:
@@ -343,12 +461,13 @@ class EnhanceWidget(Container):
             return None
         self._preview_pending = False
         try:
-            request = self._request()
-        except (EnhanceError, RawReadError) as err:
+            request = self._request(strength=0.0 if self.compare.value else None)
+            box = self.view_box(self.layer.value)
+        except DarkvisionError as err:
             self.status.value = f"no preview: {err}"
             self._remove_preview_layer()
             return None
-        worker = preview_worker(request)
+        worker = preview_worker(request, box=box, cached=self._preview_cache)
         worker.returned.connect(partial(self._on_preview, request))
         worker.finished.connect(self._on_preview_finished)
         self.preview_worker = worker
@@ -357,17 +476,18 @@ class EnhanceWidget(Container):
         return worker
 
     @_slot
-    def _on_preview(self, request: EnhanceRequest, returned) -> None:
-        result, (top, _, left, _) = returned
-        if isinstance(result, Failure):
-            self.status.value = result.message
+    def _on_preview(self, request: EnhanceRequest, returned: Preview | Failure) -> None:
+        if isinstance(returned, Failure):
+            self.status.value = returned.message
             return
-        if not self.preview.value:
-            return  # switched off while it ran
+        self._preview_cache = returned
+        if not self.preview.value or self._preview_pending:
+            return  # switched off, or superseded, while it ran
+        result, (top, _, left, _) = returned.result, returned.box
         scale = request.source_scale or (1.0, 1.0)
         origin = request.source_translate or (0.0, 0.0)
         translate = (origin[0] + top * scale[0], origin[1] + left * scale[1])
-        metadata = result_metadata(result.metadata, request.source_name)
+        metadata = {**result_metadata(result, request.source_name), "preview_box": returned.box}
         if self.preview_layer is not None and self.preview_layer in self.viewer.layers:
             self.preview_layer.data = result.image
             self.preview_layer.metadata = metadata
@@ -383,7 +503,12 @@ class EnhanceWidget(Container):
                 scale=scale,
                 translate=translate,
             )
-        self.status.value = f"preview {result_name(request.source_name, request.raw, result.metadata)}"
+        if request.ratio == "auto":
+            self._show_auto(result.metadata)
+        shown = "before: amplified input" if self.compare.value else "after"
+        self.status.value = (
+            f"preview ({shown}) {result_name(request.source_name, request.raw, result.metadata)}"
+        )
 
     @_slot
     def _on_preview_finished(self) -> None:
@@ -395,3 +520,26 @@ class EnhanceWidget(Container):
         if self.preview_layer is not None and self.preview_layer in self.viewer.layers:
             self.viewer.layers.remove(self.preview_layer)
         self.preview_layer = None
+
+
+def _camera(viewer):
+    """The viewer's camera (``viewer.scene.camera`` since napari 0.9, ``viewer.camera`` before)."""
+    scene = getattr(viewer, "scene", None)
+    return scene.camera if scene is not None else viewer.camera
+
+
+def _profile_control() -> FileEdit | None:
+    """The camera-profile picker, when the core takes a ``profile`` (core/calibration.py)."""
+    import inspect
+
+    from .core.pipeline import enhance_steps
+
+    if "profile" not in inspect.signature(enhance_steps).parameters:
+        return None
+    return FileEdit(
+        name="profile",
+        label="Camera profile",
+        mode="r",
+        nullable=True,
+        tooltip="A camera profile made from dark frames (file or folder); empty = none.",
+    )

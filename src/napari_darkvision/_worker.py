@@ -1,22 +1,36 @@
-"""The enhancement run in a thread: a generator worker around ``core.pipeline.enhance_steps``.
+"""The enhancement run in a thread: a generator worker around ``core.pipeline.enhance_steps``,
+and the live preview's function worker.
 
-It yields the core's :class:`~napari_darkvision.core.pipeline.Progress` events (one per tile
-while the network runs), and returns the :class:`~napari_darkvision.core.pipeline.Enhanced`
-result, or a :class:`Failure` that explains in words what went wrong. ``worker.quit()`` cancels:
-the worker stops at its next yield, so between two tiles.
+The full run yields the core's :class:`~napari_darkvision.core.pipeline.Progress` events (one
+per tile while the network runs) and returns the
+:class:`~napari_darkvision.core.pipeline.Enhanced` result, or a :class:`Failure` that explains
+in words what went wrong. ``worker.quit()`` cancels: the worker stops at its next yield, so
+between two tiles. Given the network's earlier result for the same raw, ratio and weights, both
+only re-blend the strength and render: the network does not run again.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from dataclasses import dataclass, replace
 
 from napari.qt.threading import thread_worker
 
 from ._state import EnhanceRequest, preview_box
-from .core.pipeline import Enhanced, EnhanceError, auto_ratio, enhance_steps, run_to_end
-from .core.raw import RawReadError
+from .core.errors import DarkvisionError
+from .core.pipeline import (
+    Enhanced,
+    Progress,
+    Stage,
+    blend_strength,
+    enhance_steps,
+    estimate_ratio,
+    run_to_end,
+)
+from .core.render import render
+from .core.render import stretch as stretch_image
 
 logger = logging.getLogger(__name__)
 
@@ -28,53 +42,98 @@ class Failure:
     message: str
 
 
-def run_enhance(request: EnhanceRequest, device: str | None = None):
-    """The generator the worker drives; also usable without Qt (``core.pipeline.run_to_end``)."""
-    try:
-        result: Enhanced = yield from enhance_steps(
-            request.raw,
-            ratio=request.ratio,
-            stretch=request.stretch,
-            weights=request.weights,
-            device=device,
-            # the result must line up pixel for pixel with the mosaic layer it comes from
-            sensor_orientation=True,
-        )
-    except (EnhanceError, RawReadError) as err:
+@dataclass
+class Preview:
+    """A rendered preview of one region (top, bottom, left, right) of the raw."""
+
+    result: Enhanced
+    box: tuple[int, int, int, int]
+    key: tuple
+
+
+def failure(request: EnhanceRequest, err: BaseException) -> Failure:
+    """The words for a run that failed: ours as they are, anything else named (and logged)."""
+    if isinstance(err, DarkvisionError):
         return Failure(str(err))
-    except MemoryError:
+    if isinstance(err, MemoryError):
+        shape = request.raw.shape
         return Failure(
-            f"Not enough memory to enhance {request.source_name!r} "
-            f"({request.raw.shape[0]}x{request.raw.shape[1]} pixels)."
+            f"Not enough memory to enhance {request.source_name!r} ({shape[0]}x{shape[1]} pixels)."
         )
+    logger.error("enhancing %s failed", request.source_name, exc_info=err)
+    return Failure(f"Enhancing {request.source_name!r} failed: {type(err).__name__}: {err}")
+
+
+def reblend(cached: Enhanced, strength: float, stretch: bool) -> Enhanced:
+    """The network's cached result at another strength (and stretch): blend and render only."""
+    started = time.perf_counter()
+    raw, ratio = cached.raw, float(cached.metadata["ratio"])
+    mosaic = blend_strength(cached.network_mosaic, raw, ratio, strength)
+    image = render(raw, mosaic, sensor_orientation=bool(cached.metadata.get("sensor_orientation")))
+    if stretch:
+        image = stretch_image(image)
+    seconds = round(time.perf_counter() - started, 3)
+    metadata = {**cached.metadata, "strength": strength, "stretch": bool(stretch), "seconds": seconds}
+    return replace(cached, image=image, metadata=metadata, mosaic=mosaic)
+
+
+def _steps(request: EnhanceRequest, device: str | None):
+    options = {"profile": request.profile} if request.profile else {}
+    return enhance_steps(
+        request.raw,
+        ratio=request.ratio,
+        stretch=request.stretch,
+        weights=request.weights,
+        device=device,
+        strength=request.strength,
+        # the result must line up pixel for pixel with the mosaic layer it comes from
+        sensor_orientation=True,
+        **options,
+    )
+
+
+def run_enhance(request: EnhanceRequest, device: str | None = None, cached: Enhanced | None = None):
+    """The generator the worker drives; also usable without Qt (``core.pipeline.run_to_end``).
+
+    `cached`: the network's result for the same request (but strength and stretch), reused."""
+    try:
+        if cached is not None and cached.network_mosaic is not None:
+            yield Progress(Stage.RENDER, 0, 1)
+            result = reblend(cached, request.strength, request.stretch)
+            yield Progress(Stage.DONE, 1, 1)
+            return result
+        return (yield from _steps(request, device))
     except Exception as err:  # noqa: BLE001 - bad weights, torch or LibRaw errors: tell, do not crash
-        logger.exception("enhancing %s failed", request.source_name)
-        return Failure(f"Enhancing {request.source_name!r} failed: {type(err).__name__}: {err}")
-    return result
+        return failure(request, err)
 
 
-def run_preview(request: EnhanceRequest, device: str | None = None) -> tuple[Enhanced | Failure, tuple]:
-    """Enhance the centre region only, for the live preview: (result, (top, bottom, left, right)).
+def run_preview(request: EnhanceRequest, device: str | None = None, box: tuple | None = None,
+                cached: Preview | None = None) -> Preview | Failure:  # fmt: skip
+    """Enhance one region (default: the centre 1 MP) at full resolution, for the live preview.
 
     "auto" is estimated on the whole raw, as the full run does, so the preview shows the
-    exposure the Enhance button will give; the stretch, though, sees only the region."""
-    box = preview_box(request.raw.shape)
-    top, bottom, left, right = box
+    exposure the Enhance button will give; the stretch, though, sees only the region. With
+    `cached` (an earlier preview of the same region, ratio and weights) the network is skipped."""
+    box = tuple(box or preview_box(request.raw.shape))
+    key = request.network_key(box)
     try:
-        ratio = auto_ratio(request.raw) if request.ratio == "auto" else request.ratio
+        if cached is not None and cached.key == key:
+            return Preview(reblend(cached.result, request.strength, request.stretch), box, key)
+        ratio, reason = (
+            estimate_ratio(request.raw) if request.ratio == "auto" else (request.ratio, "set by hand")
+        )
+        top, bottom, left, right = box
         # no path: LibRaw renders the region from a temporary DNG, never from the source file
         crop = dataclasses.replace(request.raw, mosaic=request.raw.mosaic[top:bottom, left:right], path="")
-        steps = run_enhance(replace(request, raw=crop, ratio=ratio), device)
-        result = run_to_end(steps)
+        result = run_to_end(_steps(replace(request, raw=crop, ratio=ratio), device))
     except Exception as err:  # noqa: BLE001 - a preview must never raise into napari
-        logger.exception("preview of %s failed", request.source_name)
-        result = Failure(f"preview failed: {type(err).__name__}: {err}")
-    if isinstance(result, Enhanced):
-        result.metadata["ratio_mode"] = "auto" if request.ratio == "auto" else "manual"
-    return result, box
+        return failure(request, err)
+    if request.ratio == "auto":
+        result.metadata.update(ratio_mode="auto", ratio_reason=reason)
+    return Preview(result, box, key)
 
 
-#: ``enhance_worker(request)`` -> a GeneratorWorker, not yet started.
+#: ``enhance_worker(request, cached=None)`` -> a GeneratorWorker, not yet started.
 enhance_worker = thread_worker(run_enhance, start_thread=False)
-#: ``preview_worker(request)`` -> a FunctionWorker, not yet started.
+#: ``preview_worker(request, box=..., cached=...)`` -> a FunctionWorker, not yet started.
 preview_worker = thread_worker(run_preview, start_thread=False)

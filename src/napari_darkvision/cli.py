@@ -38,7 +38,7 @@ def default_output(source: Path, suffix: str = ".png") -> Path:
 
 def _enhance_one(args, source: Path) -> int:
     from .core.output import check_output
-    from .core.parameters import check_device, check_flag
+    from .core.parameters import check_device, check_flag, check_strength
     from .core.pipeline import validate_ratio
 
     # everything a person can get wrong is checked here, before torch is imported (seconds)
@@ -49,6 +49,7 @@ def _enhance_one(args, source: Path) -> int:
     check_output(out, sources=[source], overwrite=args.overwrite)
     validate_ratio(args.ratio)
     check_flag(args.stretch, "stretch")
+    strength = check_strength(getattr(args, "strength", 1.0))
     check_device(args.device)
     if args.weights and not Path(args.weights).is_file():
         from .core.errors import MissingWeightsError
@@ -73,7 +74,12 @@ def _enhance_one(args, source: Path) -> int:
         bar.update(done - bar.n)
 
     steps = enhance_steps(
-        source, ratio=args.ratio, stretch=args.stretch, weights=args.weights, device=args.device
+        source,
+        ratio=args.ratio,
+        stretch=args.stretch,
+        weights=args.weights,
+        device=args.device,
+        strength=strength,
     )
     try:
         result = run_to_end(steps, show)
@@ -181,6 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "output folder")  # fmt: skip
     p.add_argument("--ratio", default="auto", help="exposure amplification, e.g. 100, 250, 300, or 'auto'")
     p.add_argument("--stretch", action="store_true", help="histogram-stretch the result (after the network)")
+    p.add_argument("--strength", default="1.0",
+                   help="0 to 1: blend of the network's result with the amplified input (default 1)")  # fmt: skip
     p.add_argument("--weights", help="other model weights (.safetensors)")
     p.add_argument("--device", help="cpu, cuda, mps (default: the fastest present)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output (never the input)")

@@ -18,6 +18,19 @@ def check_flag(value, name: str) -> bool:
     raise EnhanceError(f"{name} must be True or False, not {value!r}.")
 
 
+def check_strength(value) -> float:
+    """The blend of the network's result with the amplified input: a number from 0 to 1."""
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        raise EnhanceError(f"strength must be a number from 0 to 1, not {value!r}.")
+    try:
+        strength = float(value)
+    except (TypeError, ValueError) as err:
+        raise EnhanceError(f"strength must be a number from 0 to 1, not {value!r}.") from err
+    if not 0.0 <= strength <= 1.0:  # also refuses NaN
+        raise EnhanceError(f"strength must be from 0 (the amplified input) to 1 (the network's result), not {value!r}.")
+    return strength
+
+
 def check_device(device) -> str | None:
     """None/"auto" or a device name we support; DeviceError for anything else. Whether the
     device is present is checked when the model is loaded (that needs torch)."""

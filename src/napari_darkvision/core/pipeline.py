@@ -7,7 +7,6 @@ CLI); :func:`enhance` runs it to the end for scripts.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import time
@@ -47,6 +46,24 @@ class Enhanced:
     mosaic: np.ndarray | None = None
     #: the source as read (levels, CFA, white balance, matrix, orientation, EXIF)
     raw: RawImage | None = None
+    #: the network's mosaic before the strength blend (``mosaic`` itself at strength 1): re-blend
+    #: it with :func:`blend_strength` to change the strength without running the network again
+    network_mosaic: np.ndarray | None = None
+
+
+def blend_strength(network_mosaic: np.ndarray, raw: RawImage, ratio: float, strength: float) -> np.ndarray:
+    """``strength`` x the network's mosaic + (1 - strength) x the input amplified by `ratio`.
+
+    Blended in the linear mosaic, before rendering: the DNG and the rendered image then hold
+    the same blend, and 0 gives exactly the plainly amplified input (as darktable's denoise
+    strength does); rendering is non-linear (demosaic, gamma), so a blend after it would not.
+    """
+    if strength >= 1.0:
+        return network_mosaic
+    amplified = unpack(pack(raw, ratio=ratio), raw).astype(np.float32)
+    blended = amplified * (1.0 - strength)
+    blended += network_mosaic.astype(np.float32) * strength
+    return np.rint(blended, out=blended).astype(np.uint16)
 
 
 def validate_ratio(ratio) -> float | None:
@@ -67,15 +84,52 @@ def validate_ratio(ratio) -> float | None:
     return value
 
 
+#: "auto" brings :func:`scene_level` to this: the median over the training photos (the
+#: validation photos and raws score it: docs/training/experiments/auto_ratio.py).
+AUTO_TARGET = 0.20
+#: :func:`scene_level` averages blocks of this many packed pixels a side: the noise of a
+#: x300 shot then moves the percentile by a few per cent, not by a factor.
+AUTO_BIN = 8
+
+
+def scene_level(packed: np.ndarray, camera_wb) -> float:
+    """The brightness "auto" exposes for, of a packed (4, h, w) image normalised to [0, 1]: the
+    95th percentile of the white-balanced luminance, block-averaged. Of the statistics tried
+    (mean, median, log-mean, other percentiles) it lands nearest the true ratio; a high
+    percentile, not the mean, since photographers expose for the highlights."""
+    _, h, w = packed.shape
+    side = max(1, min(AUTO_BIN, h // 4, w // 4))
+    h, w = h // side * side, w // side * side
+    wb = np.asarray(camera_wb, dtype=np.float32) / 4
+    luma = wb[0] * packed[0, :h, :w] + wb[1] * packed[1, :h, :w] + wb[2] * packed[2, :h, :w]
+    luma += wb[3] * packed[3, :h, :w]
+    blocks = luma.reshape(h // side, side, w // side, side).mean(axis=(1, 3))
+    return float(np.percentile(blocks, 95))
+
+
+def estimate_ratio(raw: RawImage) -> tuple[float, str]:
+    """The "auto" ratio and, in words, why: from the image's brightness (its exposure settings
+    shown, when the file records them)."""
+    packed = pack(raw, clip=False)
+    level = scene_level(packed, raw.camera_wb)
+    if not level > 0:
+        return MAX_RATIO, "the image is black: the largest ratio"
+    ratio = float(np.clip(AUTO_TARGET / level, MIN_RATIO, MAX_RATIO))
+    reason = f"highlights (95th percentile) at {level:.2g} of white, brought to {AUTO_TARGET:g}"
+    if raw.exposure_time > 0:
+        # the exposure settings do not change the estimate (they cancel), but tell what it means
+        iso = f" at ISO {raw.iso:g}" if raw.iso > 0 else ""
+        reason += f": {_seconds(raw.exposure_time)}{iso} shot as if {_seconds(raw.exposure_time * ratio)}"
+    return ratio, reason
+
+
+def _seconds(value: float) -> str:
+    return f"1/{1 / value:.0f} s" if value < 0.5 else f"{value:.2g} s"
+
+
 def auto_ratio(raw: RawImage) -> float:
     """Estimate the amplification that brings the image to a normal exposure."""
-    sample = pack(dataclasses.replace(raw, mosaic=raw.mosaic[::8, ::8]), clip=False)
-    level = float(np.mean(np.clip(sample, 0.0, None)))
-    # hot pixels and light sources should not decide the exposure of a whole scene
-    level = min(level, float(np.percentile(sample, 99.9)))
-    if level <= 0:
-        return MAX_RATIO
-    return float(np.clip(AUTO_TARGET_MEAN / level, MIN_RATIO, MAX_RATIO))
+    return estimate_ratio(raw)[0]
 
 
 def cached_model(weights: str | None = None, device: str | None = None):
@@ -101,8 +155,8 @@ def _load_model(identity: tuple, device: str | None):
 def enhance_steps(source: RawImage | str | os.PathLike, ratio: float | str | None = "auto",
                   stretch: bool = False, weights: str | None = None, device: str | None = None,
                   tile: int = DEFAULT_TILE, overlap: int = DEFAULT_OVERLAP,
-                  sensor_orientation: bool = False,
-                  precision: str = "auto") -> Generator[Progress, None, Enhanced]:  # fmt: skip
+                  sensor_orientation: bool = False, precision: str = "auto",
+                  strength: float = 1.0) -> Generator[Progress, None, Enhanced]:  # fmt: skip
     """Enhance step by step: a generator of :class:`Progress` events that returns the result.
 
     Parameters
@@ -124,6 +178,9 @@ def enhance_steps(source: RawImage | str | os.PathLike, ratio: float | str | Non
         image as the camera's orientation flag says.
     precision
         "auto" (bfloat16 on CPUs with native bfloat16, else float32), "float32" or "bfloat16".
+    strength
+        0 to 1: the blend of the network's result with the input amplified by `ratio` (1, the
+        default, is the network's result; 0 the amplified input), in the mosaic before rendering.
 
     Returns
     -------
@@ -136,10 +193,11 @@ def enhance_steps(source: RawImage | str | os.PathLike, ratio: float | str | Non
         RawReadError, EnhanceError, ModelError or DeviceError, worded for a person; all
         parameters are checked before the raw is read or torch imported.
     """
-    from .parameters import check_device, check_flag
+    from .parameters import check_device, check_flag, check_strength
 
     chosen = validate_ratio(ratio)
     stretch = check_flag(stretch, "stretch")
+    strength = check_strength(strength)
     device = check_device(device)
     ratio_mode = "auto" if chosen is None else "manual"
     started = time.perf_counter()
@@ -150,8 +208,9 @@ def enhance_steps(source: RawImage | str | os.PathLike, ratio: float | str | Non
 
     from .tiling import resolve_precision, run_tiled
 
+    reason = "set by hand"
     if chosen is None:
-        chosen = auto_ratio(raw)
+        chosen, reason = estimate_ratio(raw)
     model = cached_model(os.fspath(weights) if weights else None, device)
     model_device = next(model.parameters()).device
     precision = resolve_precision(precision, model_device)
@@ -160,8 +219,10 @@ def enhance_steps(source: RawImage | str | os.PathLike, ratio: float | str | Non
         model, packed, tile=tile, overlap=overlap, device=model_device, precision=precision
     )
     del packed
-    mosaic = unpack(clean, raw)
+    network_mosaic = unpack(clean, raw)
     del clean
+    network_mosaic.flags.writeable = False
+    mosaic = blend_strength(network_mosaic, raw, chosen, strength)
     mosaic.flags.writeable = False  # shared by the result and the render: neither may change it
     yield Progress(Stage.RENDER, 0, 1)
     image = render(raw, mosaic, sensor_orientation=sensor_orientation)
@@ -173,7 +234,9 @@ def enhance_steps(source: RawImage | str | os.PathLike, ratio: float | str | Non
         "source": raw.path,
         "ratio": chosen,
         "ratio_mode": ratio_mode,
+        "ratio_reason": reason,
         "stretch": bool(stretch),
+        "strength": strength,
         "model": config.name,
         "model_version": getattr(model, "weights_meta", {}).get("release", config.version),
         "weights": getattr(model, "weights_path", ""),
@@ -184,7 +247,7 @@ def enhance_steps(source: RawImage | str | os.PathLike, ratio: float | str | Non
         "camera": f"{raw.make} {raw.model}".strip(),
         "sensor_orientation": sensor_orientation,
     }
-    return Enhanced(image, metadata, mosaic=mosaic, raw=raw)
+    return Enhanced(image, metadata, mosaic=mosaic, raw=raw, network_mosaic=network_mosaic)
 
 
 def enhance(source: RawImage | str | os.PathLike, ratio: float | str | None = "auto",
