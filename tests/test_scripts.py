@@ -13,8 +13,12 @@ from napari_darkvision.training.datasets import list_photos, split_photos
 
 def _pack(photo_dir, out, *extra):
     script = ROOT / "scripts" / "pack_training_data.py"
-    return subprocess.run([sys.executable, str(script), str(photo_dir), str(out), *extra],
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, str(script), str(photo_dir), str(out), *extra],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_packed_photos_keep_names_and_split_within_the_budget(tmp_path, photo_dir):
@@ -35,17 +39,49 @@ def test_packed_photos_keep_names_and_split_within_the_budget(tmp_path, photo_di
 def test_device_script_trains_and_leaves_what_may_come_back(tmp_path, photo_dir):
     """As on the GPU machine (there with cuda): a run from the source tree, its files in OUT."""
     assert _pack(photo_dir, tmp_path / "data").returncode == 0
-    env = dict(os.environ, DARKVISION_DATA=str(tmp_path / "data"), DARKVISION_RUN=str(tmp_path / "run"),
-               DARKVISION_DEVICE="cpu", DARKVISION_WORKERS="1", PYTHON=sys.executable)  # fmt: skip
+    env = dict(
+        os.environ,
+        DARKVISION_DATA=str(tmp_path / "data"),
+        DARKVISION_RUN=str(tmp_path / "run"),
+        DARKVISION_DEVICE="cpu",
+        DARKVISION_WORKERS="1",
+        PYTHON=sys.executable,
+    )
     out = tmp_path / "out"
     result = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "device_train.sh"), str(out), "--steps", "3", "--batch", "2",
-         "--crop", "64", "--val-every", "3", "--threads", "1"],
-        capture_output=True, text=True, env=env, timeout=300,
-    )  # fmt: skip
+        [
+            "bash",
+            str(ROOT / "scripts" / "device_train.sh"),
+            str(out),
+            "--steps",
+            "3",
+            "--batch",
+            "2",
+            "--crop",
+            "64",
+            "--val-every",
+            "3",
+            "--threads",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert {p.name for p in out.iterdir()} == {"log.csv", "options.json", "best.safetensors",
-                                               "final.safetensors", "last.pt"}  # fmt: skip
-    failed = subprocess.run(["bash", str(ROOT / "scripts" / "device_train.sh"), str(tmp_path / "out2"),
-                             "--arch", "no-such-arch"], capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
+    assert {p.name for p in out.iterdir()} == {
+        "log.csv",
+        "options.json",
+        "best.safetensors",
+        "final.safetensors",
+        "last.pt",
+    }
+    failed = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "device_train.sh"), str(tmp_path / "out2"), "--arch", "no-such-arch"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert failed.returncode != 0

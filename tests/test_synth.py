@@ -119,8 +119,15 @@ def test_sensor_defects_are_deterministic_per_seed_and_do_what_they_say():
     from napari_darkvision.training.defects import DEFECTS, SensorDefects, add_defects
     from napari_darkvision.training.synth import ELD_BLACK, ELD_WHITE, NoiseParams
 
-    noise = NoiseParams("test", K=1.0, read_sigma=2.0, read_lambda=None, row_sigma=0.0,
-                        white=ELD_WHITE - ELD_BLACK, black=ELD_BLACK)  # fmt: skip
+    noise = NoiseParams(
+        "test",
+        K=1.0,
+        read_sigma=2.0,
+        read_lambda=None,
+        row_sigma=0.0,
+        white=ELD_WHITE - ELD_BLACK,
+        black=ELD_BLACK,
+    )
     short = np.full((4, 64, 96), 40.0 / noise.white, np.float32)
     for name in DEFECTS:
         defects = SensorDefects.only(name)

@@ -16,8 +16,19 @@ from napari_darkvision.training.train import TrainOptions, train
 
 
 def _options(out, photos, steps):
-    return TrainOptions(out=str(out), photos=str(photos), steps=steps, batch=2, crop=64, lr=1e-3,
-                        val_every=steps, checkpoint_every=2, val_items=3, seed=3, threads=1)  # fmt: skip
+    return TrainOptions(
+        out=str(out),
+        photos=str(photos),
+        steps=steps,
+        batch=2,
+        crop=64,
+        lr=1e-3,
+        val_every=steps,
+        checkpoint_every=2,
+        val_items=3,
+        seed=3,
+        threads=1,
+    )
 
 
 def test_a_few_steps_lower_the_loss_and_write_weights_and_log(tmp_path, photo_dir):
@@ -120,8 +131,14 @@ def test_evaluation_reuses_bm3d_rows_only_for_the_same_pairs(tmp_path, photo_dir
     import napari_darkvision.training.evaluate as evaluation
 
     def options(out, **changes):
-        fields = dict(out=str(tmp_path / out), photos=str(photo_dir), ratios=(100,), photo_crop=64, grid_items=0,
-                      floors=False)  # fmt: skip
+        fields = dict(
+            out=str(tmp_path / out),
+            photos=str(photo_dir),
+            ratios=(100,),
+            photo_crop=64,
+            grid_items=0,
+            floors=False,
+        )
         return EvalOptions(**{**fields, **changes})
 
     first = evaluate(options("first"), progress=False)

@@ -223,8 +223,14 @@ class UNet(nn.Module):
                 out = out + self._gated_detail(x.float(), out, extra[0].float(), bfloat16, layout)
         return x + out if self.config.residual else out
 
-    def _gated_detail(self, x: torch.Tensor, out: torch.Tensor, noise_map: torch.Tensor, bfloat16: bool = False,
-                      layout=torch.contiguous_format) -> torch.Tensor:  # fmt: skip
+    def _gated_detail(
+        self,
+        x: torch.Tensor,
+        out: torch.Tensor,
+        noise_map: torch.Tensor,
+        bfloat16: bool = False,
+        layout=torch.contiguous_format,
+    ) -> torch.Tensor:
         residual = x - out
         energy = _box_mean(residual * residual, 3)
         above_noise = _log_scale(energy) - noise_map
@@ -234,8 +240,14 @@ class UNet(nn.Module):
             logits = self.gate(features)
         return torch.sigmoid(logits.float()) * residual
 
-    def _fused_detail(self, x: torch.Tensor, out: torch.Tensor, noise_map: torch.Tensor, bfloat16: bool,
-                      layout: torch.memory_format) -> torch.Tensor:  # fmt: skip
+    def _fused_detail(
+        self,
+        x: torch.Tensor,
+        out: torch.Tensor,
+        noise_map: torch.Tensor,
+        bfloat16: bool,
+        layout: torch.memory_format,
+    ) -> torch.Tensor:
         residual = x - out
         above_noise = _log_scale(_box_mean(residual * residual, 3)) - noise_map
         features = torch.cat([x, out, noise_map, above_noise], dim=1).contiguous(memory_format=layout)

@@ -44,8 +44,9 @@ def noise_level_map(x: torch.Tensor, noise: tuple[torch.Tensor, torch.Tensor] | 
     where -1 is sigma 0.0025 and +1 sigma 0.135: inputs of order one, as the image's are (the
     plain sigma, 0.002-0.2, moved its weights 50 times too slowly to be learnt)."""
     a, b = estimate_noise(x) if noise is None else noise
-    signal = torch.nn.functional.avg_pool2d(x.float().mean(dim=1, keepdim=True), 5, stride=1, padding=2,
-                                            count_include_pad=False).clamp(min=0.0)  # fmt: skip
+    signal = torch.nn.functional.avg_pool2d(
+        x.float().mean(dim=1, keepdim=True), 5, stride=1, padding=2, count_include_pad=False
+    ).clamp(min=0.0)
     return _log_scale(a[:, None, None, None] * signal + b[:, None, None, None])
 
 

@@ -21,8 +21,9 @@ from .raw import RawImage
 LIBRAW_OPTIONS = {"use_camera_wb": True, "no_auto_bright": True, "output_bps": 16}
 
 
-def render(raw: RawImage, mosaic: np.ndarray, sensor_orientation: bool = False,
-           demosaic: str | None = None) -> np.ndarray:  # fmt: skip
+def render(
+    raw: RawImage, mosaic: np.ndarray, sensor_orientation: bool = False, demosaic: str | None = None
+) -> np.ndarray:
     """Render a uint16 mosaic shaped like ``raw.mosaic`` to (H, W, 3) uint16 sRGB with LibRaw.
 
     `sensor_orientation` keeps the sensor's rows and columns (so the result lines up with the

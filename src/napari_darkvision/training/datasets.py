@@ -129,8 +129,14 @@ class ValItem:
     pair: Pair
 
 
-def photo_validation(paths: list[Path], noise_model: NoiseModel, ratios=(100, 250, 300), crop: int = 512,
-                     seed: int = 1234, camera: str = "SonyA7S2") -> list[ValItem]:  # fmt: skip
+def photo_validation(
+    paths: list[Path],
+    noise_model: NoiseModel,
+    ratios=(100, 250, 300),
+    crop: int = 512,
+    seed: int = 1234,
+    camera: str = "SonyA7S2",
+) -> list[ValItem]:
     """Centre crops of validation photos, darkened by each ratio with the SID camera's noise."""
     items = []
     for i, path in enumerate(paths):
@@ -148,8 +154,14 @@ def photo_validation(paths: list[Path], noise_model: NoiseModel, ratios=(100, 25
     return items
 
 
-def raw_validation(paths: list[Path], noise_model: NoiseModel, ratios=(100, 250, 300), crop: int = 1024,
-                   seed: int = 4321, camera: str = "SonyA7S2") -> list[ValItem]:  # fmt: skip
+def raw_validation(
+    paths: list[Path],
+    noise_model: NoiseModel,
+    ratios=(100, 250, 300),
+    crop: int = 1024,
+    seed: int = 4321,
+    camera: str = "SonyA7S2",
+) -> list[ValItem]:
     """Centre crops of real raw files (well exposed: the long exposure), darkened by each ratio."""
     items = []
     for i, path in enumerate(paths):

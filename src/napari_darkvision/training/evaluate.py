@@ -89,8 +89,9 @@ def _sets(opts: EvalOptions):
         noise_model = NoiseModel.from_files(opts.eld or default_noise_file("eld_camera_params.json"))
     if opts.photos:
         _, val = split_photos(list_photos(opts.photos))
-        sets["photos"] = photo_validation(val[: opts.max_items], noise_model, ratios=opts.ratios,
-                                          crop=opts.photo_crop)  # fmt: skip
+        sets["photos"] = photo_validation(
+            val[: opts.max_items], noise_model, ratios=opts.ratios, crop=opts.photo_crop
+        )
     if opts.raws:
         paths = [Path(p) for p in opts.raws][: opts.max_items]
         sets["real raws"] = raw_validation(paths, noise_model, ratios=opts.ratios, crop=opts.raw_crop)
@@ -149,12 +150,18 @@ def _score(set_name: str, image: str, pair, ref_rgb: np.ndarray, method: str, es
     rgb = quick_render(est, pair.look.wb, pair.look.rgb_from_camera)
     colour = channel_mean_error(est, pair.clean)
     row = {
-        "set": set_name, "image": image, "ratio": round(pair.ratio, 3), "method": method,
-        "psnr_raw": psnr(est, pair.clean), "ssim_raw": ssim(est, pair.clean, channel_axis=0),
-        "psnr_srgb": psnr(rgb, ref_rgb), "ssim_srgb": ssim(rgb, ref_rgb),
-        "channel_mean_err": colour, "max_channel_mean_err": max(abs(c) for c in colour),
+        "set": set_name,
+        "image": image,
+        "ratio": round(pair.ratio, 3),
+        "method": method,
+        "psnr_raw": psnr(est, pair.clean),
+        "ssim_raw": ssim(est, pair.clean, channel_axis=0),
+        "psnr_srgb": psnr(rgb, ref_rgb),
+        "ssim_srgb": ssim(rgb, ref_rgb),
+        "channel_mean_err": colour,
+        "max_channel_mean_err": max(abs(c) for c in colour),
         "shadow_mean_err": shadow_mean_error(est, pair.clean),
-    }  # fmt: skip
+    }
     return row, rgb
 
 
@@ -190,8 +197,11 @@ def evaluate(opts: EvalOptions, progress: bool = True) -> dict:
                 if reused is not None:
                     rows.append(reused)
                 if reused is None or in_grid:
-                    bm3d = _cached(opts.cache, f"{set_name}_{item.name}_bm3d",
-                                   partial(bm3d_denoise, pair.noisy, pair.ratio, pair.noise))  # fmt: skip
+                    bm3d = _cached(
+                        opts.cache,
+                        f"{set_name}_{item.name}_bm3d",
+                        partial(bm3d_denoise, pair.noisy, pair.ratio, pair.noise),
+                    )
                     if reused is None:
                         estimates["BM3D"] = bm3d
                     else:  # the grid still shows it
@@ -222,8 +232,12 @@ def evaluate(opts: EvalOptions, progress: bool = True) -> dict:
     if bar:
         bar.close()
     summary = summarise(rows)
-    result = {"options": {k: str(v) for k, v in opts.__dict__.items()}, "summary": summary, "rows": rows,
-              "bm3d_rows_reused": baselines.reused}  # fmt: skip
+    result = {
+        "options": {k: str(v) for k, v in opts.__dict__.items()},
+        "summary": summary,
+        "rows": rows,
+        "bm3d_rows_reused": baselines.reused,
+    }
     (out / "results.json").write_text(json.dumps(result, indent=1, default=float))
     (out / "results.md").write_text(markdown_table(summary))
     for set_name, grid_rows in grids.items():
@@ -251,7 +265,7 @@ def markdown_table(summary: list[dict]) -> str:
     lines = [
         "| set | ratio | method | n | PSNR raw | SSIM raw | PSNR sRGB | SSIM sRGB | channel mean err (mean / worst) | shadow mean err |",
         "|---|---|---|---|---|---|---|---|---|---|",
-    ]  # fmt: skip
+    ]
     for e in summary:
         lines.append(
             f"| {e['set']} | {e['ratio']} | {e['method']} | {e['n']} | {e['psnr_raw']:.2f} | {e['ssim_raw']:.3f} "

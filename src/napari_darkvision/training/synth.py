@@ -28,12 +28,16 @@ import numpy as np
 CAMERA_MATRICES = {
     "Canon EOS 30D": [[1.8499, -0.9964, 0.1465], [-0.0383, 1.3374, -0.2991], [0.0563, -0.351, 1.2946]],
     "Canon EOS 550D": [[1.8178, -0.9643, 0.1465], [-0.2289, 1.7738, -0.5449], [-0.0195, -0.4681, 1.4877]],
-    "Blackmagic Pocket 4K": [[1.5885, -0.2863, -0.3022], [-0.2127, 1.5025, -0.2898], [0.0204, -0.4844, 1.464]],
+    "Blackmagic Pocket 4K": [
+        [1.5885, -0.2863, -0.3022],
+        [-0.2127, 1.5025, -0.2898],
+        [0.0204, -0.4844, 1.464],
+    ],
     "GoPro HERO7": [[1.533, -0.1789, -0.3542], [-0.2848, 1.6791, -0.3943], [-0.0289, -0.4421, 1.471]],
     "Panasonic (RW2)": [[1.5859, -0.4137, -0.1721], [-0.0937, 1.6478, -0.5542], [0.0519, -0.567, 1.5151]],
     "Canon (DNG)": [[1.7229, -0.8995, 0.1766], [0.0194, 1.3393, -0.3587], [0.0242, -0.315, 1.2908]],
     "Sony A7S II": [[1.9712, -0.6789, -0.2923], [-0.291, 1.7484, -0.4574], [0.0205, -0.538, 1.5175]],
-}  # fmt: skip
+}
 
 #: Camera white-balance multipliers (R/G, B/G) seen on real daylight-to-tungsten raws: the
 #: shared files span R 1.45-2.48 and B 1.45-1.99; a margin either side.
@@ -175,8 +179,13 @@ def _tukey_variance(lam: float | None) -> float:
 class NoiseModel:
     """Samples camera noise draws from the ELD calibrations and darktable profiles."""
 
-    def __init__(self, eld: dict, darktable: list[dict] | None = None, sony_weight: float = 0.5,
-                 darktable_weight: float = 0.25):  # fmt: skip
+    def __init__(
+        self,
+        eld: dict,
+        darktable: list[dict] | None = None,
+        sony_weight: float = 0.5,
+        darktable_weight: float = 0.25,
+    ):
         self.eld = eld
         #: Other cameras vary the noise's shape, not its strength: their gains stop at the SID
         #: camera's top one. (Their own top ISOs, up to 28 DN per electron on the same 14-bit
@@ -298,8 +307,14 @@ class Pair:
     look: CameraLook
 
 
-def make_pair(clean: np.ndarray, look: CameraLook, noise_model: NoiseModel, rng: np.random.Generator,
-              ratio: float | None = None, camera: str | None = None) -> Pair:  # fmt: skip
+def make_pair(
+    clean: np.ndarray,
+    look: CameraLook,
+    noise_model: NoiseModel,
+    rng: np.random.Generator,
+    ratio: float | None = None,
+    camera: str | None = None,
+) -> Pair:
     if ratio is None:
         lo, hi = TRAIN_RATIO_RANGE
         ratio = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))

@@ -49,7 +49,7 @@ class TrainOptions:
     threads: int | None = None
     session_steps: int | None = None  # stop after this many steps of this run (resume later)
     init: str | None = None  # start from these weights (.safetensors) instead of random ones
-    loss: str = "log-l1+srgb"  # see _loss; "l1" trained v1, "l1+gamma" v2, "log-l1+gamma" v4
+    loss: str = "log-l1+srgb"  # one of LOSSES, see _loss (which release used which: the model card)
     workers: int = 0  # processes making the training pairs (0: the training process itself)
     ema: float = 0.0  # decay of an exponential moving average of the weights (0: none)
 
@@ -118,8 +118,9 @@ def build_sources(opts: TrainOptions):
     if opts.sid_list:
         sid = SIDPairs(opts.sid_list, crop=opts.crop)
         return sid, sid.validation()[: opts.val_items]
-    noise_model = NoiseModel.from_files(opts.eld or default_noise_file("eld_camera_params.json"),
-                                        opts.darktable)  # fmt: skip
+    noise_model = NoiseModel.from_files(
+        opts.eld or default_noise_file("eld_camera_params.json"), opts.darktable
+    )
     if opts.photos:
         train_paths, val_paths = split_photos(list_photos(opts.photos))
         source = PhotoPairs(train_paths, noise_model, crop=opts.crop)
@@ -297,9 +298,16 @@ def train(opts: TrainOptions, resume: bool = False, progress: bool = True) -> di
                 best = last_val
                 save_weights(evaluated, out / "best.safetensors", {"step": step, "val_psnr_raw": last_val})
         if step % opts.checkpoint_every == 0 or do_val or step == stop_at:
-            writer.writerow([step, f"{np.mean(running):.6f}", f"{lr:.3g}",
-                             f"{last_val:.4f}" if do_val else "", f"{last_val_srgb:.4f}" if do_val else "",
-                             f"{time.perf_counter() - started:.1f}"])  # fmt: skip
+            writer.writerow(
+                [
+                    step,
+                    f"{np.mean(running):.6f}",
+                    f"{lr:.3g}",
+                    f"{last_val:.4f}" if do_val else "",
+                    f"{last_val_srgb:.4f}" if do_val else "",
+                    f"{time.perf_counter() - started:.1f}",
+                ]
+            )
             log.flush()
             running = []
             _save_checkpoint(checkpoint, model, optimizer, step, best, time.perf_counter() - started, ema)
@@ -307,14 +315,24 @@ def train(opts: TrainOptions, resume: bool = False, progress: bool = True) -> di
         bar.close()
     log.close()
     save_weights(evaluated, out / "final.safetensors", {"step": step})
-    return {"steps": step, "best_val_psnr_raw": best, "elapsed_s": time.perf_counter() - started,
-            "device": str(device)}  # fmt: skip
+    return {
+        "steps": step,
+        "best_val_psnr_raw": best,
+        "elapsed_s": time.perf_counter() - started,
+        "device": str(device),
+    }
 
 
 def _save_checkpoint(path: Path, model, optimizer, step, best, elapsed, ema=None) -> None:
     tmp = path.with_suffix(".tmp")
-    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-             "best": best, "elapsed": elapsed, "config": asdict(model.config)}  # fmt: skip
+    state = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "step": step,
+        "best": best,
+        "elapsed": elapsed,
+        "config": asdict(model.config),
+    }
     if ema is not None:
         state["ema"] = ema.state_dict()
     torch.save(state, tmp)
