@@ -14,18 +14,18 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import shutil
 import subprocess
 import sys
 import time
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
+from napari_darkvision._display import has_display
+from napari_darkvision.core.bundled import SAMPLE
+
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = Path(str(resources.files("napari_darkvision") / "sample_data" / "gopro_dark_x100.dng"))
 RATIO = 100.0
 MAX_PNG_BYTES = 600_000
 
@@ -115,7 +115,7 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "docs" / "images"))
     parser.add_argument("--size", default="1600x820", help="napari window size, WIDTHxHEIGHT")
     args = parser.parse_args()
-    if not os.environ.get("DISPLAY") and sys.platform.startswith("linux"):
+    if not has_display():
         xvfb = shutil.which("xvfb-run")
         if not xvfb:
             sys.exit("no display: install Xvfb or run on a desktop")
