@@ -36,6 +36,21 @@ def test_synthetic_dng_every_layout(make_napari_viewer, make_dng, cfa):
     assert low == min(BLACK)
     assert min(BLACK) < high < WHITE  # a dark raw would look black up to the white level
     assert layer.colormap.name == "gray"
+    assert layer.gamma < 1  # lifts the shadows; the data stay as recorded
+
+
+@pytest.mark.napari
+def test_dark_sample_is_visible_on_opening(make_napari_viewer):
+    """The x100 sample shown as opened: its median pixel at least a sixth up the display range (3 %
+    before, with limits to the 99.9th percentile and no gamma), its brightest pixels not all clipped, the data untouched."""
+    viewer = make_napari_viewer()
+    (layer,) = viewer.open_sample("napari-darkvision", "dark_gopro")
+    low, high = layer.contrast_limits
+    shown = np.clip((layer.data[::4, ::4].astype(np.float64) - low) / (high - low), 0, 1) ** layer.gamma
+    print(f"displayed median {np.median(shown):.2f}, 99th percentile {np.percentile(shown, 99):.2f}")
+    assert np.median(shown) > 1 / 6
+    assert np.percentile(shown, 99) < 1
+    assert layer.data.dtype == np.uint16 and layer.metadata["darkvision_raw"] is True
 
 
 @pytest.mark.napari
