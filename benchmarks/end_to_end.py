@@ -5,8 +5,6 @@ from __future__ import annotations
 from common import (
     RATIO,
     SIZE_LABELS,
-    TARGET_E2E_12MP_S,
-    TARGET_MEMORY_GB,
     Report,
     gigabytes,
     median,
@@ -17,7 +15,9 @@ from common import (
     timed_runs,
     verdict,
 )
-from memory import current_rss_bytes, peak_rss_bytes
+from memory import TARGET_MEMORY_GB, current_rss_bytes, peak_rss_bytes
+
+TARGET_E2E_12MP_S = 2.0
 
 
 def child(spec: dict) -> dict:

@@ -7,6 +7,9 @@ import sys
 import numpy as np
 from common import Report, gigabytes, verdict
 
+#: The most a process may hold, by input size.
+TARGET_MEMORY_GB = {"12mp": 2.0, "61mp": 3.0}
+
 
 def peak_rss_bytes() -> int | None:
     """Peak resident memory of this process (ru_maxrss; Linux reports KiB, macOS bytes)."""

@@ -12,9 +12,6 @@ from common import (
     HERE,
     NONE,
     RATIO,
-    TARGET_PRECISION_LEVELS,
-    TARGET_PRECISION_PSNR_DB,
-    TARGET_SID_FRACTION,
     Report,
     median,
     median_text,
@@ -28,6 +25,13 @@ from common import (
 
 from napari_darkvision.training.metrics import psnr
 
+#: Ours at most this fraction of the SID reference's time.
+TARGET_SID_FRACTION = 1 / 8
+#: "Negligible" difference of the bfloat16 network from float32: RMS at most 1/1000 of the white
+#: level (16 DN of a 14-bit raw; the shipped model's own error is ~30x that) and at most half an
+#: 8-bit level on average once rendered.
+TARGET_PRECISION_PSNR_DB = 60.0
+TARGET_PRECISION_LEVELS = 0.5
 #: The timings of one round, in the order they alternate.
 TIMED = ("ours_network", "ours_network_float32", "sid_network", "sid_network_auto", "ours_e2e", "sid_e2e")
 

@@ -7,28 +7,18 @@ import dataclasses
 import os
 import time
 
-from common import (
-    NONE,
-    RATIO,
-    TARGET_GAP_MS,
-    TARGET_PREVIEW_S,
-    Report,
-    median,
-    median_text,
-    network,
-    seconds_text,
-    set_threads,
-    timed_runs,
-    verdict,
-)
+import common
+from common import NONE, Report
 
 GAP_TIMER_MS = 10
+TARGET_PREVIEW_S = 0.3
+TARGET_GAP_MS = 100.0
 
 
 def child_preview(spec: dict) -> dict:
     """A 1 MP region (512 x 512 packed) at ratio 100: pack, network, quick_render; then the
     widget's own preview, where it has one (spec: path, threads, repeats)."""
-    set_threads(spec["threads"])
+    common.set_threads(spec["threads"])
     import torch
 
     from napari_darkvision.core.pipeline import cached_model
@@ -42,22 +32,24 @@ def child_preview(spec: dict) -> dict:
     model = cached_model()
 
     def preview():
-        clean = network(model, pack(region, ratio=RATIO), "auto")
+        clean = common.network(model, pack(region, ratio=common.RATIO), "auto")
         return quick_render(clean, region.camera_wb, region.rgb_from_camera)
 
     image = preview()
-    times = timed_runs(preview, spec["repeats"])
-    result = {"seconds": median(times), "runs": times, "shape": list(image.shape)}
+    times = common.timed_runs(preview, spec["repeats"])
+    result = {"seconds": common.median(times), "runs": times, "shape": list(image.shape)}
     result["torch_threads"] = torch.get_num_threads()
     try:  # what the widget's live preview does (LibRaw render of the region), if it has one
         from napari_darkvision._state import EnhanceRequest
         from napari_darkvision._worker import run_preview
     except ImportError:
         return result
-    request = EnhanceRequest(raw=raw, source_name="benchmark", ratio=RATIO, stretch=False, weights=None)
+    request = EnhanceRequest(
+        raw=raw, source_name="benchmark", ratio=common.RATIO, stretch=False, weights=None
+    )
     run_preview(request)
-    widget_times = timed_runs(lambda: run_preview(request), spec["repeats"])
-    result["widget_preview"] = {"seconds": median(widget_times), "runs": widget_times}
+    widget_times = common.timed_runs(lambda: run_preview(request), spec["repeats"])
+    result["widget_preview"] = {"seconds": common.median(widget_times), "runs": widget_times}
     return result
 
 
@@ -149,17 +141,17 @@ def rows(report: Report, results: dict, default_threads: int) -> None:
         report.row(
             "1 MP preview (512 × 512 packed: network + quick_render)",
             preview["torch_threads"],
-            median_text(preview["seconds"], preview["runs"]),
+            common.median_text(preview["seconds"], preview["runs"]),
             NONE,
             f"≤ {TARGET_PREVIEW_S:g} s",
-            verdict(met),
+            common.verdict(met),
         )
         widget = preview.get("widget_preview")
         if widget:
             report.row(
                 "1 MP preview as the widget makes it (network + LibRaw render of the region)",
                 preview["torch_threads"],
-                median_text(widget["seconds"], widget["runs"]),
+                common.median_text(widget["seconds"], widget["runs"]),
             )
     gui = results.get("gui", {})
     if gui and "error" not in gui:
@@ -169,10 +161,10 @@ def rows(report: Report, results: dict, default_threads: int) -> None:
             report.row(
                 f"Longest Qt event-loop gap while the widget enhances 12 MP, {label}",
                 default_threads,
-                f"{run['worker_gap_ms']:.0f} ms (run {seconds_text(run['seconds'])})",
+                f"{run['worker_gap_ms']:.0f} ms (run {common.seconds_text(run['seconds'])})",
                 NONE,
                 f"≤ {TARGET_GAP_MS:g} ms",
-                verdict(met),
+                common.verdict(met),
             )
             report.row(
                 "… then while the widget adds the 12 MP result layer",

@@ -9,13 +9,15 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_darkvision.core.bundled import SAMPLE
+from napari_darkvision.core import bundled
 from napari_darkvision.core.raw import RawImage, mosaic_from_packed
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_RAW = ROOT.parent / "shared" / "raw"
 #: Real raws committed with the tests (tests/data/README.md says where each comes from).
 TEST_RAW = Path(__file__).resolve().parent / "data" / "raw"
+#: The bundled dark sample, and its clean long exposure (in a checkout only).
+SAMPLE = bundled.SAMPLE
 CLEAN_REFERENCE = ROOT / "sample_data" / "gopro_clean_reference.dng"
 
 #: Small enough that a test enhances it in one tile, in well under a second.
@@ -23,20 +25,6 @@ SMALL_SHAPE = (256, 384)
 #: Per packed channel R, G1, B, G2: all different, so a mix-up of the CFA phase shows.
 BLACK = (500.0, 510.0, 520.0, 530.0)
 WHITE = 16383.0
-
-__all__ = [
-    "BLACK",
-    "CLEAN_REFERENCE",
-    "ROOT",
-    "SAMPLE",
-    "SHARED_RAW",
-    "SMALL_SHAPE",
-    "TEST_RAW",
-    "WHITE",
-    "real_raw",
-    "shared_files",
-    "synthetic_raw",
-]
 
 
 def shared_files(folder: str = "", patterns: tuple[str, ...] = ("*",)) -> list[Path]:

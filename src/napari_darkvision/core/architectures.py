@@ -3,7 +3,7 @@ built from. Plain data (no torch), so that the command line can list them withou
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -32,35 +32,21 @@ FAST = ModelConfig(
     base_channels=24, depth=4, unshuffle=2, residual=False, name="darkvision-fast", version="1"
 )
 #: FAST plus a small stage at packed resolution, for fine texture (weights load from FAST's).
-FAST_DETAIL = ModelConfig(
-    base_channels=24, depth=4, unshuffle=2, refine=16, name="darkvision-fast-detail", version="2"
-)
+FAST_DETAIL = replace(FAST, refine=16, name="darkvision-fast-detail", version="2")
 #: The SID U-Net at 3/8 of its width (no fold), as fast as FAST_DETAIL in bfloat16; compared in
 #: the model card, not shipped: per step it learnt more slowly than FAST.
 SMALL = ModelConfig(base_channels=12, depth=5, name="darkvision-small", version="3")
 #: FAST_DETAIL plus the noise level of its input (:func:`noise_level_map`) and a detail gate:
 #: every version without them blurred fine texture even in clean input. Loads FAST_DETAIL's
 #: weights (the new inputs start at zero weight, the gate nearly closed).
-FAST_AWARE = ModelConfig(
-    base_channels=24,
-    depth=4,
-    unshuffle=2,
-    refine=16,
-    noise_map=True,
-    detail_gate=True,
-    name="darkvision-fast-aware",
-    version="4",
-)
+FAST_AWARE = replace(FAST_DETAIL, noise_map=True, detail_gate=True, name="darkvision-fast-aware", version="4")
 #: Release 6 candidate: FAST_AWARE's shape at half its width (a quarter of the body's multiply-adds),
 #: each 3x3 convolution trained with 1x1 and identity branches that fold into it for inference
 #: (RepVGG, Ding et al. 2021), and one packed-resolution stage instead of refine plus gate.
-FAST_REP = ModelConfig(
+FAST_REP = replace(
+    FAST_AWARE,
     base_channels=12,
-    depth=4,
-    unshuffle=2,
     refine=8,
-    noise_map=True,
-    detail_gate=True,
     rep=True,
     fused_detail=True,
     additive_skips=True,

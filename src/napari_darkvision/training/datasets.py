@@ -147,10 +147,7 @@ def photo_validation(
         rgb = image[y : y + c, x : x + c].astype(np.float32) / 255.0
         rng = np.random.default_rng([seed, i])
         look = random_look(rng)
-        clean = unprocess(rgb, look)
-        for ratio in ratios:
-            pair = make_pair(clean, look, noise_model, rng, ratio=float(ratio), camera=camera)
-            items.append(ValItem(f"{path.stem}@x{ratio}", pair))
+        items += _darkened(path.stem, unprocess(rgb, look), look, noise_model, rng, ratios, camera)
     return items
 
 
@@ -172,10 +169,18 @@ def raw_validation(
         y, x = (h - c) // 2, (w - c) // 2
         clean = np.ascontiguousarray(clean[:, y : y + c, x : x + c])
         rng = np.random.default_rng([seed, i])
-        for ratio in ratios:
-            pair = make_pair(clean, look_of(raw), noise_model, rng, ratio=float(ratio), camera=camera)
-            items.append(ValItem(f"{Path(path).stem}@x{ratio}", pair))
+        items += _darkened(Path(path).stem, clean, look_of(raw), noise_model, rng, ratios, camera)
     return items
+
+
+def _darkened(name: str, clean, look, noise_model: NoiseModel, rng, ratios, camera: str) -> list[ValItem]:
+    """The pairs of one clean packed image darkened by each ratio in turn (one `rng` for all)."""
+    return [
+        ValItem(
+            f"{name}@x{ratio}", make_pair(clean, look, noise_model, rng, ratio=float(ratio), camera=camera)
+        )
+        for ratio in ratios
+    ]
 
 
 # --- SID-format lists ------------------------------------------------------------------------
