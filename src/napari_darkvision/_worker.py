@@ -64,6 +64,24 @@ def failure(request: EnhanceRequest, err: BaseException) -> Failure:
     return Failure(f"Enhancing {request.source_name!r} failed: {type(err).__name__}: {err}")
 
 
+#: "auto" of the last few sources (EnhanceRequest.source): 0.1 s a 12 MP frame, not redone per pan.
+_auto_ratios: dict[tuple, tuple[float, str]] = {}
+
+
+def preview_ratio(request: EnhanceRequest) -> tuple[float, str]:
+    """The preview's ratio and its reason: "auto" estimated on the whole raw (once per source)."""
+    if request.ratio != "auto":
+        return float(request.ratio), "set by hand"
+    if request.source and request.source in _auto_ratios:
+        return _auto_ratios[request.source]
+    estimate = estimate_ratio(request.raw)
+    if request.source:
+        if len(_auto_ratios) >= 4:
+            _auto_ratios.pop(next(iter(_auto_ratios)))
+        _auto_ratios[request.source] = estimate
+    return estimate
+
+
 def reblend(cached: Enhanced, strength: float, stretch: bool) -> Enhanced:
     """The network's cached result at another strength (and stretch): blend and render only."""
     started = time.perf_counter()
@@ -119,9 +137,7 @@ def run_preview(request: EnhanceRequest, device: str | None = None, box: tuple |
     try:
         if cached is not None and cached.key == key:
             return Preview(reblend(cached.result, request.strength, request.stretch), box, key)
-        ratio, reason = (
-            estimate_ratio(request.raw) if request.ratio == "auto" else (request.ratio, "set by hand")
-        )
+        ratio, reason = preview_ratio(request)
         top, bottom, left, right = box
         # no path: LibRaw renders the region from a temporary DNG, never from the source file
         crop = dataclasses.replace(request.raw, mosaic=request.raw.mosaic[top:bottom, left:right], path="")
