@@ -1,17 +1,38 @@
-"""Write 16-bit RGB results: TIFF through tifffile, PNG with a small encoder (Pillow writes no
-16-bit RGB PNG)."""
+"""Write results: the enhanced mosaic as a DNG (:mod:`.dng`), or 16-bit RGB TIFF and PNG (a small
+encoder: Pillow writes no 16-bit RGB PNG), each with the photo's metadata (:mod:`.metadata`).
+
+TIFF carries it as tags and an EXIF IFD; PNG as tEXt/iTXt chunks and an eXIf chunk (the same EXIF,
+TIFF-encoded). A rendered TIFF or PNG says Orientation 1 when its pixels were already turned the
+camera's way, and the camera's orientation when they kept the sensor's rows (``sensor_orientation``).
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import struct
 import zlib
 
 import numpy as np
 
+from .errors import OutputError
+from .metadata import (
+    ASCII,
+    LONG,
+    RATIONAL,
+    SHORT,
+    UNDEFINED,
+    ascii_value,
+    photo_tags,
+    png_text,
+    processing_note,
+)
 from .output import write_atomically
 
-OUTPUT_SUFFIXES = (".png", ".tif", ".tiff")
+OUTPUT_SUFFIXES = (".png", ".tif", ".tiff", ".dng")
+#: EXIF's required FlashpixVersion and ColorSpace (sRGB) of a rendered image.
+SRGB_EXIF = [(40960, UNDEFINED, b"0100"), (40961, SHORT, [1])]
 
 
 def _png_chunk(kind: bytes, payload: bytes) -> bytes:
@@ -33,33 +54,117 @@ def write_png16(path: str | os.PathLike, rgb: np.ndarray) -> None:
         f.write(_png_chunk(b"IEND", b""))
 
 
-def save_rgb16(path: str | os.PathLike, rgb: np.ndarray, metadata: dict | None = None, *,
-               overwrite: bool = False, sources=()) -> None:  # fmt: skip
-    """Write a 16-bit PNG or TIFF whole or not at all (:func:`~.output.write_atomically`)."""
-    suffix = os.path.splitext(os.fspath(path))[1].lower()
-    if suffix == ".png":
-        write = lambda temporary: write_png16(temporary, rgb)  # noqa: E731
-    elif suffix in (".tif", ".tiff"):
-        import json
+def insert_png_chunks(path: str | os.PathLike, chunks: list[tuple[bytes, bytes]]) -> None:
+    """Put (kind, payload) chunks right after a PNG's IHDR, before the image data, where every
+    reader looks for them."""
+    with open(path, "rb") as f:
+        content = f.read()
+    after_header = 8 + 12 + 13  # signature, then IHDR: length, kind, 13 bytes, CRC
+    if content[12:16] != b"IHDR":
+        raise OutputError(f"{os.fspath(path)} does not start with a PNG header.")
+    with open(path, "wb") as f:
+        f.write(content[:after_header])
+        for kind, payload in chunks:
+            f.write(_png_chunk(kind, payload))
+        f.write(content[after_header:])
 
-        import tifffile
+
+def _orientation(raw, details: dict) -> int:
+    """The TIFF Orientation of rendered pixels: 1 once LibRaw has turned them."""
+    from .dng import TIFF_ORIENTATION_FROM_FLIP
+
+    if raw is None or not details.get("sensor_orientation"):
+        return 1
+    return TIFF_ORIENTATION_FROM_FLIP.get(int(raw.orientation), 1)
+
+
+def _png_metadata(raw, details: dict, note: str) -> list[tuple[bytes, bytes]]:
+    from .dng import tiff_bytes
+
+    chunks = []
+    if raw is not None:
+        for key, text in png_text(raw, note).items():
+            chunks.append((b"tEXt", key.encode("latin-1") + b"\x00" + text.encode("latin-1", "replace")))
+        ifd0, exif = photo_tags(raw, note)
+        exif += SRGB_EXIF
+        header, ifds = tiff_bytes([*ifd0, (274, SHORT, [_orientation(raw, details)])], exif)
+        chunks.append((b"eXIf", header + ifds))
+    else:
+        chunks.append((b"tEXt", b"Software\x00" + note.encode("latin-1", "replace")))
+    payload = json.dumps(details, default=str).encode("utf-8")
+    chunks.append((b"iTXt", b"darkvision\x00\x00\x00\x00\x00" + payload))  # uncompressed, no language
+    return chunks
+
+
+def write_tiff16(path: str | os.PathLike, rgb: np.ndarray, raw=None, details: dict | None = None) -> None:
+    """(H, W, 3) uint16 -> uncompressed RGB TIFF; ImageDescription holds `details` as JSON."""
+    from .dng import write_tiff
+
+    details = details or {}
+    h, w, _ = rgb.shape
+    ifd0 = [(256, LONG, [w]), (257, LONG, [h]), (258, SHORT, [16, 16, 16]), (259, SHORT, [1]),
+            (262, SHORT, [2]), (274, SHORT, [_orientation(raw, details)]), (277, SHORT, [3]),
+            (278, LONG, [h]), (282, RATIONAL, [72, 1]), (283, RATIONAL, [72, 1]), (284, SHORT, [1]),
+            (296, SHORT, [2])]  # fmt: skip
+    exif = []
+    if raw is not None:
+        tags, exif = photo_tags(raw)
+        ifd0, exif = ifd0 + tags, exif + SRGB_EXIF
+    else:
+        ifd0.append((305, ASCII, ascii_value(processing_note({}).split(";")[0])))
+    ifd0.append((270, ASCII, ascii_value(json.dumps(details, default=str))))
+    write_tiff(path, rgb, ifd0, exif)
+
+
+def save_rgb16(path: str | os.PathLike, rgb: np.ndarray, metadata: dict | None = None, *,
+               overwrite: bool = False, sources=(), raw=None) -> None:  # fmt: skip
+    """Write a 16-bit PNG or TIFF whole or not at all (:func:`~.output.write_atomically`), with
+    the photo's metadata when `raw` (the source :class:`~.raw.RawImage`) is given."""
+    suffix = os.path.splitext(os.fspath(path))[1].lower()
+    details = {k: v for k, v in (metadata or {}).items() if not k.startswith("darkvision_")}
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint16:
+        raise OutputError(f"A 16-bit RGB image is needed, not {rgb.dtype} of shape {rgb.shape}.")
+    if suffix == ".png":
+        chunks = _png_metadata(raw, details, processing_note(details))
 
         def write(temporary):
-            description = json.dumps(metadata or {}, default=str)
-            tifffile.imwrite(temporary, rgb, photometric="rgb", description=description)
+            write_png16(temporary, rgb)
+            insert_png_chunks(temporary, chunks)
+    elif suffix in (".tif", ".tiff"):
+        write = lambda temporary: write_tiff16(temporary, rgb, raw, details)  # noqa: E731
     else:
-        from .errors import OutputError
-
-        raise OutputError(f"Output must end in {', '.join(OUTPUT_SUFFIXES)}, not {suffix!r}")
+        raise OutputError(f"Output must end in .png, .tif or .tiff here, not {suffix!r}")
     write_atomically(path, write, overwrite=overwrite, sources=sources)
 
 
+def save_dng(path: str | os.PathLike, raw, mosaic: np.ndarray, details: dict | None = None, *,
+             overwrite: bool = False, sources=()) -> None:  # fmt: skip
+    """Write `mosaic` (uint16, shaped like ``raw.mosaic``) as a DNG with `raw`'s levels, colour
+    calibration and EXIF, whole or not at all; `details` (ratio, model...) become its note."""
+    from .dng import write_dng
+
+    mosaic = np.asarray(mosaic)
+    if mosaic.shape != raw.mosaic.shape or mosaic.dtype != np.uint16:
+        raise OutputError(
+            f"The enhanced mosaic ({mosaic.dtype}, {mosaic.shape}) does not match its source "
+            f"({raw.mosaic.dtype}, {raw.mosaic.shape}): cannot write a DNG."
+        )
+    staged = dataclasses.replace(raw, mosaic=mosaic)
+    note = processing_note(details)
+    write_atomically(path, lambda temporary: write_dng(temporary, staged, note=note),
+                     overwrite=overwrite, sources=[*sources, raw.path])  # fmt: skip
+
+
 def save_result(path: str | os.PathLike, result, *, overwrite: bool = False, sources=()) -> None:
-    """Write an :class:`~.pipeline.Enhanced` result in the format of `path`'s extension."""
+    """Write an :class:`~.pipeline.Enhanced` result in the format of `path`'s extension: DNG
+    (the enhanced mosaic, for a raw developer), or the rendered image as 16-bit PNG/TIFF."""
     from .output import output_format
 
     if output_format(path) == "dng":
-        from .errors import OutputError
-
-        raise OutputError("DNG output is not available yet: write .png or .tif")
-    save_rgb16(path, result.image, result.metadata, overwrite=overwrite, sources=sources)
+        if result.mosaic is None or result.raw is None:
+            raise OutputError(
+                "This result keeps no enhanced mosaic: it can be saved as .png or .tif, not .dng."
+            )
+        save_dng(path, result.raw, result.mosaic, result.metadata, overwrite=overwrite, sources=sources)
+        return
+    save_rgb16(path, result.image, result.metadata, overwrite=overwrite, sources=sources, raw=result.raw)

@@ -51,6 +51,10 @@ class RawImage:
     #: LibRaw's ``sizes.flip`` (dcraw's code: 0 none, 3 180 degrees, 5 and 6 quarter turns, 1, 2, 4, 7
     #: mirrored); carried so that every render path, a temporary DNG included, turns the image alike.
     orientation: int = 0
+    #: the camera's lens, f-number, focal length, capture time (see :mod:`.metadata`)
+    exif: dict = field(default_factory=dict)
+    #: the source's colour calibration and default crop, by DNG tag name (see :mod:`.metadata`)
+    dng_tags: dict = field(default_factory=dict)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -132,6 +136,8 @@ def read_raw(path: str | os.PathLike) -> RawImage:
     """Read a Bayer camera raw file with LibRaw; raise :class:`RawReadError` if it is not one."""
     import rawpy
 
+    from .metadata import read_dng_tags, read_exif
+
     path = os.fspath(path)
     if not os.path.isfile(path):
         what = "is a folder, not a raw file" if os.path.isdir(path) else "does not exist"
@@ -164,6 +170,7 @@ def read_raw(path: str | os.PathLike) -> RawImage:
             white = float(raw.white_level)
             iso, exposure, make, model = _exif(raw, path)
             orientation = int(raw.sizes.flip)
+            exif, dng_tags = read_exif(raw, path), read_dng_tags(raw, path)
     except RawReadError:
         raise
     except rawpy.LibRawError as err:
@@ -191,6 +198,8 @@ def read_raw(path: str | os.PathLike) -> RawImage:
         model=model,
         path=os.path.abspath(path),
         orientation=orientation,
+        exif=exif,
+        dng_tags=dng_tags,
     )
 
 
