@@ -11,6 +11,7 @@ Public API (torch is imported only when enhancing)::
 
 from .batch import BatchSummary, enhance_many  # neither torch nor dask until it runs
 from .core.errors import (
+    CalibrationError,
     Cancelled,
     DarkvisionError,
     DeviceError,
@@ -34,8 +35,27 @@ def load_model(weights=None, device=None):
     return _load(weights, device)
 
 
+def calibrate(frames, flats=None, output=None, overwrite=False):
+    """A camera profile from 2-16 dark frames (paths or RawImage), optionally saved to `output`
+    (a .npz); use it with ``enhance(..., profile=...)``. See docs/calibration.md."""
+    from .core.calibration import calibrate as _calibrate
+
+    profile = _calibrate(frames, flats=flats)
+    if output is not None:
+        profile.path = str(profile.save(output, overwrite=overwrite))
+    return profile
+
+
+def load_profile(path):
+    """A camera profile saved by :func:`calibrate`."""
+    from .core.calibration import load_profile as _load
+
+    return _load(path)
+
+
 __all__ = [
     "BatchSummary",
+    "CalibrationError",
     "Cancelled",
     "DarkvisionError",
     "DeviceError",
@@ -46,9 +66,11 @@ __all__ = [
     "OutputExistsError",
     "RawImage",
     "RawReadError",
+    "calibrate",
     "enhance",
     "enhance_many",
     "enhance_steps",
     "load_model",
+    "load_profile",
     "read_raw",
 ]

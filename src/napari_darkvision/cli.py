@@ -51,6 +51,11 @@ def _enhance_one(args, source: Path) -> int:
     check_flag(args.stretch, "stretch")
     strength = check_strength(getattr(args, "strength", 1.0))
     check_device(args.device)
+    profile = getattr(args, "profile", None)
+    if profile:
+        from .core.calibration import check_profile_source
+
+        check_profile_source(profile)
     if args.weights and not Path(args.weights).is_file():
         from .core.errors import MissingWeightsError
 
@@ -80,6 +85,7 @@ def _enhance_one(args, source: Path) -> int:
         weights=args.weights,
         device=args.device,
         strength=strength,
+        profile=profile,
     )
     try:
         result = run_to_end(steps, show)
@@ -89,6 +95,22 @@ def _enhance_one(args, source: Path) -> int:
     meta = result.metadata
     print(f"{out}  (ratio x{meta['ratio']:g} {meta['ratio_mode']}, {meta['model']}, {meta['device']}, "
           f"{meta['seconds']:.1f} s)")  # fmt: skip
+    return 0
+
+
+def _calibrate(args) -> int:
+    from .core.calibration import calibrate
+    from .core.output import check_output
+
+    frames = [Path(f) for f in args.frames]
+    for frame in frames + [Path(f) for f in args.flats or []]:
+        if not frame.is_file():
+            raise _missing(frame)
+    check_output(args.output, sources=frames, overwrite=args.overwrite, formats=[".npz"])
+    profile = calibrate(frames, flats=args.flats or None)
+    written = profile.save(args.output, overwrite=args.overwrite)
+    print(profile.summary())
+    print(f"profile written to {written}")
     return 0
 
 
@@ -204,8 +226,16 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--threads", type=int, help="torch threads per file (default: cores / files at once)")
     batch.add_argument("--summary", metavar="JSON",
                        help="where to write the summary (default OUT_DIR/darkvision-summary.json; CSV beside)")  # fmt: skip
+    p.add_argument("--profile", help="camera profile (.npz from `calibrate`) or a folder of them")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=_enhance)
+
+    p = sub.add_parser("calibrate", help="a camera profile from dark frames (lens cap on), for enhance --profile")
+    p.add_argument("frames", nargs="+", help="2-16 dark raw frames of one camera, ISO and exposure time")
+    p.add_argument("-o", "--output", required=True, help="the profile to write (.npz)")
+    p.add_argument("--flats", nargs="*", help="pairs of flat frames (same exposure per pair) for the gain K")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing profile")
+    p.set_defaults(func=_calibrate)
 
     p = sub.add_parser("demo", help="the bundled sample in napari (or on the command line without a display)")
     p.add_argument("--output-dir", default="darkvision_output")

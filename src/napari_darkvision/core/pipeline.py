@@ -156,7 +156,8 @@ def enhance_steps(source: RawImage | str | os.PathLike, ratio: float | str | Non
                   stretch: bool = False, weights: str | None = None, device: str | None = None,
                   tile: int = DEFAULT_TILE, overlap: int = DEFAULT_OVERLAP,
                   sensor_orientation: bool = False, precision: str = "auto",
-                  strength: float = 1.0) -> Generator[Progress, None, Enhanced]:  # fmt: skip
+                  strength: float = 1.0, profile=None,
+                  hot_pixels: bool = True) -> Generator[Progress, None, Enhanced]:  # fmt: skip
     """Enhance step by step: a generator of :class:`Progress` events that returns the result.
 
     Parameters
@@ -181,6 +182,14 @@ def enhance_steps(source: RawImage | str | os.PathLike, ratio: float | str | Non
     strength
         0 to 1: the blend of the network's result with the input amplified by `ratio` (1, the
         default, is the network's result; 0 the amplified input), in the mosaic before rendering.
+    profile
+        A camera profile (:class:`~napari_darkvision.core.calibration.CameraProfile`, a profile
+        file or a folder of them, see docs/calibration.md): its dark pattern is subtracted and its
+        hot pixels replaced right after reading, and its read noise is given to the network.
+        The result's ``raw`` is then the corrected shot; its metadata names the profile.
+    hot_pixels
+        Replace hot and stuck pixels found blind (:mod:`~napari_darkvision.core.hot_pixels`)
+        before the network, so that none becomes a coloured blob; their count is in the metadata.
 
     Returns
     -------
@@ -197,11 +206,19 @@ def enhance_steps(source: RawImage | str | os.PathLike, ratio: float | str | Non
 
     chosen = validate_ratio(ratio)
     stretch = check_flag(stretch, "stretch")
+    hot_pixels = check_flag(hot_pixels, "hot_pixels")
     strength = check_strength(strength)
     device = check_device(device)
     ratio_mode = "auto" if chosen is None else "manual"
     started = time.perf_counter()
+    if profile is not None:
+        from .calibration import check_profile_source, prepare
+
+        check_profile_source(profile)
     raw = validate_raw(source) if isinstance(source, RawImage) else read_raw(source)
+    profile_noise, profile_meta = None, {}
+    if profile is not None:
+        raw, profile_noise, profile_meta = prepare(raw, profile)
     yield Progress(Stage.READ, 1, 1)
 
     import torch
@@ -215,8 +232,21 @@ def enhance_steps(source: RawImage | str | os.PathLike, ratio: float | str | Non
     model_device = next(model.parameters()).device
     precision = resolve_precision(precision, model_device)
     packed = pack(raw, ratio=chosen)
+    noise = None
+    if profile_noise is not None:
+        from .calibration import network_noise
+
+        noise = network_noise(profile_noise, chosen, packed)
+    hot_count = 0
+    if hot_pixels:
+        from .hot_pixels import replace_hot_pixels
+        from .model import estimate_noise
+
+        if noise is None:  # the whole image's, as the network would measure it
+            noise = tuple(float(v[0]) for v in estimate_noise(torch.from_numpy(packed)[None]))
+        packed, hot_count = replace_hot_pixels(packed, noise)
     clean = yield from run_tiled(
-        model, packed, tile=tile, overlap=overlap, device=model_device, precision=precision
+        model, packed, tile=tile, overlap=overlap, device=model_device, precision=precision, noise=noise
     )
     del packed
     network_mosaic = unpack(clean, raw)
@@ -246,6 +276,8 @@ def enhance_steps(source: RawImage | str | os.PathLike, ratio: float | str | Non
         "seconds": round(time.perf_counter() - started, 3),
         "camera": f"{raw.make} {raw.model}".strip(),
         "sensor_orientation": sensor_orientation,
+        "hot_pixels_replaced": hot_count,
+        **profile_meta,
     }
     return Enhanced(image, metadata, mosaic=mosaic, raw=raw, network_mosaic=network_mosaic)
 
