@@ -29,6 +29,7 @@ from .architectures import (  # re-exported: the network's numbers, by name
     ModelConfig,
 )
 from .noise import _log_scale, estimate_noise, noise_level_map
+from .repconv import RepConv, fold_reparameterised
 
 __all__ = [  # the re-exported names too: the network's numbers and its noise input, where they were
     "ARCHITECTURES",
@@ -58,35 +59,6 @@ __all__ = [  # the re-exported names too: the network's numbers and its noise in
 DEFAULT_WEIGHTS = "darkvision.safetensors"
 
 
-class RepConv(nn.Module):
-    """A 3x3 convolution trained as the sum of a 3x3, a 1x1 and (where the shapes allow) the
-    identity; :meth:`fold` turns it into the single 3x3 convolution it is equal to (RepVGG,
-    Ding et al., CVPR 2021): more to learn with while training, nothing more to compute after."""
-
-    def __init__(self, cin: int, cout: int):
-        super().__init__()
-        self.conv3 = nn.Conv2d(cin, cout, 3, padding=1)
-        self.conv1 = nn.Conv2d(cin, cout, 1)
-        self.identity = cin == cout
-        nn.init.zeros_(self.conv1.weight)  # starts as the plain 3x3 convolution plus identity
-        nn.init.zeros_(self.conv1.bias)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.conv3(x) + self.conv1(x)
-        return out + x if self.identity else out
-
-    @torch.no_grad()
-    def fold(self) -> nn.Conv2d:
-        conv = nn.Conv2d(self.conv3.in_channels, self.conv3.out_channels, 3, padding=1)
-        weight = self.conv3.weight.clone()
-        weight[:, :, 1, 1] += self.conv1.weight[:, :, 0, 0]
-        if self.identity:
-            weight[:, :, 1, 1] += torch.eye(weight.shape[0], dtype=weight.dtype, device=weight.device)
-        conv.weight.copy_(weight)
-        conv.bias.copy_(self.conv3.bias + self.conv1.bias)
-        return conv.to(self.conv3.weight.device)
-
-
 def _conv3(cin: int, cout: int, rep: bool = False) -> nn.Module:
     return RepConv(cin, cout) if rep else nn.Conv2d(cin, cout, 3, padding=1)
 
@@ -100,85 +72,84 @@ def _block(cin: int, cout: int, rep: bool = False) -> nn.Sequential:
     )
 
 
-def fold_reparameterised(model: nn.Module) -> nn.Module:
-    """Replace every :class:`RepConv` of `model` by its single 3x3 convolution (in place): the
-    inference form, same output to float32 precision. Its state dict then no longer loads into
-    a training-form model: save weights before folding."""
-    for name, child in model.named_children():
-        if isinstance(child, RepConv):
-            setattr(model, name, child.fold())
-        else:
-            fold_reparameterised(child)
-    return model
-
-
 class UNet(nn.Module):
     def __init__(self, config: ModelConfig = SID_REFERENCE):
         super().__init__()
         self.config = config
+        self._build_body(config)
+        self.refine = None
+        self.detail = None
+        if config.fused_detail:
+            self._build_fused_detail(config)
+        elif config.refine:
+            self._build_refine(config)
+        self.gate = None
+        if config.detail_gate and not config.fused_detail:
+            self._build_gate(config)
+
+    def _build_body(self, config: ModelConfig) -> None:
+        """The U-Net itself: fold, encoder, decoder with skips, head, unfold."""
         s = config.unshuffle
         widths = [config.base_channels * 2**i for i in range(config.depth)]
         self.fold = nn.PixelUnshuffle(s) if s > 1 else nn.Identity()
         self.unfold = nn.PixelShuffle(s) if s > 1 else nn.Identity()
         self.down = nn.ModuleList()
-        extra = 1 if config.noise_map else 0
-        cin = (4 + extra) * s * s
-        rep = config.rep
+        cin = (4 + (1 if config.noise_map else 0)) * s * s
         for width in widths:
-            self.down.append(_block(cin, width, rep))
+            self.down.append(_block(cin, width, config.rep))
             cin = width
         self.up = nn.ModuleList()
         self.merge = nn.ModuleList()
         for width in reversed(widths[:-1]):
             self.up.append(nn.ConvTranspose2d(cin, width, 2, stride=2))
-            self.merge.append(_block(width if config.additive_skips else 2 * width, width, rep))
+            self.merge.append(_block(width if config.additive_skips else 2 * width, width, config.rep))
             cin = width
         self.head = nn.Conv2d(cin, 4 * s * s, 1)
         self.pool = nn.MaxPool2d(2)
-        self.refine = None
-        self.detail = None
-        if config.fused_detail:
-            if not (config.noise_map and config.detail_gate and config.refine):
-                raise ValueError("fused_detail needs noise_map, detail_gate and refine")
-            # One stage for what refine and gate do apart: from the input, the estimate, the
-            # noise level and the residual's energy above it, a correction (starts at zero) and
-            # the gate's logits (start nearly closed).
-            self.detail = nn.Sequential(
-                nn.Conv2d(13, config.refine, 3, padding=1), nn.LeakyReLU(0.2, inplace=True)
-            )
-            self.detail_correction = nn.Conv2d(config.refine, 4, 3, padding=1)
-            self.detail_gate = nn.Conv2d(config.refine, 4, 3, padding=1)
-            nn.init.zeros_(self.detail_correction.weight)
-            nn.init.zeros_(self.detail_correction.bias)
-            nn.init.zeros_(self.detail_gate.weight)
-            nn.init.constant_(self.detail_gate.bias, -4.0)
-        elif config.refine:
-            # Fine texture survives the fold into s x s blocks only through the head's few
-            # channels; this stage puts it back from the input where the noise allows. Its last
-            # layer starts at zero, so training starts from the network without it.
-            self.refine = nn.Sequential(
-                nn.Conv2d(8 + extra, config.refine, 3, padding=1),
-                nn.LeakyReLU(0.2, inplace=True),
-                nn.Conv2d(config.refine, 4, 3, padding=1),
-            )
-            nn.init.zeros_(self.refine[2].weight)
-            nn.init.zeros_(self.refine[2].bias)
-        self.gate = None
-        if config.detail_gate and not config.fused_detail:
-            if not config.noise_map:
-                raise ValueError("detail_gate needs noise_map")
-            # Per pixel and channel, how much of (input - estimate) to add back: it sees how
-            # far that residual's local energy stands above the expected noise variance (both
-            # on the noise map's log scale), the noise level and the estimate. It starts almost
-            # closed (sigmoid(-4) = 1.8 %), near the network without it, and trains at 10x the
-            # learning rate of the rest (training.train): otherwise it needs ~10^4 steps to open.
-            self.gate = nn.Sequential(
-                nn.Conv2d(9, 16, 3, padding=1),
-                nn.LeakyReLU(0.2, inplace=True),
-                nn.Conv2d(16, 4, 3, padding=1),
-            )
-            nn.init.zeros_(self.gate[2].weight)
-            nn.init.constant_(self.gate[2].bias, -4.0)
+
+    def _build_fused_detail(self, config: ModelConfig) -> None:
+        if not (config.noise_map and config.detail_gate and config.refine):
+            raise ValueError("fused_detail needs noise_map, detail_gate and refine")
+        # One stage for what refine and gate do apart: from the input, the estimate, the
+        # noise level and the residual's energy above it, a correction (starts at zero) and
+        # the gate's logits (start nearly closed).
+        self.detail = nn.Sequential(
+            nn.Conv2d(13, config.refine, 3, padding=1), nn.LeakyReLU(0.2, inplace=True)
+        )
+        self.detail_correction = nn.Conv2d(config.refine, 4, 3, padding=1)
+        self.detail_gate = nn.Conv2d(config.refine, 4, 3, padding=1)
+        nn.init.zeros_(self.detail_correction.weight)
+        nn.init.zeros_(self.detail_correction.bias)
+        nn.init.zeros_(self.detail_gate.weight)
+        nn.init.constant_(self.detail_gate.bias, -4.0)
+
+    def _build_refine(self, config: ModelConfig) -> None:
+        # Fine texture survives the fold into s x s blocks only through the head's few
+        # channels; this stage puts it back from the input where the noise allows. Its last
+        # layer starts at zero, so training starts from the network without it.
+        self.refine = nn.Sequential(
+            nn.Conv2d(8 + (1 if config.noise_map else 0), config.refine, 3, padding=1),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(config.refine, 4, 3, padding=1),
+        )
+        nn.init.zeros_(self.refine[2].weight)
+        nn.init.zeros_(self.refine[2].bias)
+
+    def _build_gate(self, config: ModelConfig) -> None:
+        if not config.noise_map:
+            raise ValueError("detail_gate needs noise_map")
+        # Per pixel and channel, how much of (input - estimate) to add back: it sees how
+        # far that residual's local energy stands above the expected noise variance (both
+        # on the noise map's log scale), the noise level and the estimate. It starts almost
+        # closed (sigmoid(-4) = 1.8 %), near the network without it, and trains at 10x the
+        # learning rate of the rest (training.train): otherwise it needs ~10^4 steps to open.
+        self.gate = nn.Sequential(
+            nn.Conv2d(9, 16, 3, padding=1),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(16, 4, 3, padding=1),
+        )
+        nn.init.zeros_(self.gate[2].weight)
+        nn.init.constant_(self.gate[2].bias, -4.0)
 
     def forward(
         self, x: torch.Tensor, noise: tuple[torch.Tensor, torch.Tensor] | None = None

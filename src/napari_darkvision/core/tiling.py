@@ -119,10 +119,9 @@ def run_tiled(
     keep_levels: bool = True,
     noise: tuple[float, float] | None = None,
 ) -> Generator[Progress, None, np.ndarray]:
-    """Apply `model` to a packed image tile by tile.
-
-    A generator: yields ``Progress(Stage.NETWORK, tiles done, tiles in all)`` after each tile and
-    returns the result (``result = yield from run_tiled(...)``). Closing it stops between tiles.
+    """Apply `model` to a packed image tile by tile: a generator that yields
+    ``Progress(Stage.NETWORK, tiles done, tiles in all)`` after each tile and returns the result
+    (``result = yield from run_tiled(...)``). Closing it stops between tiles.
 
     Parameters
     ----------
@@ -131,8 +130,8 @@ def run_tiled(
     packed : numpy.ndarray
         (4, h, w) float32: the amplified packed raw, black 0 and white 1 before amplification.
     tile, overlap : int
-        Tile side and the least overlap of neighbouring tiles, in packed pixels (the tile is
-        rounded down to a multiple of ``model.config.multiple``, the overlap to a quarter tile).
+        Tile side (rounded down to a multiple of ``model.config.multiple``) and the least overlap
+        of neighbouring tiles (at most a quarter tile), in packed pixels.
     device : torch.device or str, optional
         Where to run; the model's own device when None.
     precision : {"float32", "bfloat16", "auto"}
@@ -140,19 +139,13 @@ def run_tiled(
     keep_levels : bool
         Give each channel of the result its mean in the input (:func:`keep_channel_levels`).
     noise : tuple of float, optional
-        (a, b), the input's noise variance ``a * signal + b`` in its (amplified, normalised)
-        units, e.g. from a camera profile; estimated from the whole image when None (for
-        models that take the noise level).
+        (a, b), the input's noise variance ``a * signal + b`` in its (amplified, normalised) units,
+        e.g. from a camera profile; estimated from the whole image when None (noise_map models).
 
     Returns
     -------
     numpy.ndarray
-        (4, h, w) float32 in [0, 1], the clean packed raw.
-
-    Raises
-    ------
-    ModelError
-        The network's output is not finite (damaged weights).
+        (4, h, w) float32 in [0, 1], the clean packed raw; a ModelError where it is not finite.
     """
     import torch
 

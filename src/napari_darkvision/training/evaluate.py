@@ -166,6 +166,24 @@ def _score(set_name: str, image: str, pair, ref_rgb: np.ndarray, method: str, es
 
 
 def evaluate(opts: EvalOptions, progress: bool = True) -> dict:
+    """Score each model, plain scaling and BM3D (and the floors) on fixed validation pairs.
+
+    Parameters
+    ----------
+    opts : EvalOptions
+        The models, the sets and ratios, the baselines; ``opts.out`` gets results.json,
+        results.md (the summary table) and a grid image per set.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    dict
+        options, summary (a row per set, ratio and method), rows (a row per image and method)
+        and bm3d_rows_reused.
+    """
+    from tqdm import tqdm
+
     from ..core.model import load_model
 
     out = Path(opts.out)
@@ -173,64 +191,22 @@ def evaluate(opts: EvalOptions, progress: bool = True) -> dict:
     models = {name: load_model(path, opts.device) for name, path in opts.models.items()}
     sets = _sets(opts)
     baselines = _Baselines(opts.baselines_from)
-    rows = []
-    grids = {}
-    total = sum(len(items) for items in sets.values())
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=total, desc="evaluate", unit="image")
+    rows, grids = [], {}
+    bar = tqdm(
+        total=sum(len(items) for items in sets.values()), desc="evaluate", unit="image", disable=not progress
+    )
     for set_name, items in sets.items():
         grid_rows = []
         for item in items:
-            pair = item.pair
             in_grid = len(grid_rows) < opts.grid_items * len(opts.ratios)
-            ref_rgb = quick_render(pair.clean, pair.look.wb, pair.look.rgb_from_camera)
-            score = partial(_score, set_name, item.name, pair, ref_rgb)
-            plain_row, plain_rgb = score("plain scaling", np.clip(pair.noisy, 0.0, 1.0))
-            rows.append(plain_row)
-            rendered = {"plain scaling": plain_rgb}
-            estimates = {}
-            if opts.bm3d and pair.noise is not None:
-                reused = baselines.bm3d_row(set_name, item.name, plain_row)
-                if reused is not None:
-                    rows.append(reused)
-                if reused is None or in_grid:
-                    bm3d = _cached(
-                        opts.cache,
-                        f"{set_name}_{item.name}_bm3d",
-                        partial(bm3d_denoise, pair.noisy, pair.ratio, pair.noise),
-                    )
-                    if reused is None:
-                        estimates["BM3D"] = bm3d
-                    else:  # the grid still shows it
-                        rendered["BM3D"] = quick_render(bm3d, pair.look.wb, pair.look.rgb_from_camera)
-            for name, model in models.items():
-                estimates[name] = _run_model(model, pair.noisy, opts.keep_levels)
-            if opts.floors:
-                from skimage.filters import gaussian
-
-                estimates[FLOOR_ROWS[0]] = pair.noisy
-                estimates[FLOOR_ROWS[1]] = gaussian(pair.clean, sigma=(0, 0.7, 0.7), preserve_range=True)
-            for method, est in estimates.items():
-                row, rendered[method] = score(method, est)
-                rows.append(row)
-            if in_grid:
-                first_model = next(iter(models), None)
-                columns = [
-                    rendered["plain scaling"],
-                    rendered.get("BM3D"),
-                    rendered.get(first_model),
-                    ref_rgb,
-                ]
-                grid_rows.append([c for c in columns if c is not None])
-            if bar:
-                bar.update(1)
+            item_rows, grid_row = _evaluate_item(opts, set_name, item, models, baselines, in_grid)
+            rows += item_rows
+            if grid_row:
+                grid_rows.append(grid_row)
+            bar.update(1)
         if grid_rows:
             grids[set_name] = grid_rows
-    if bar:
-        bar.close()
+    bar.close()
     summary = summarise(rows)
     result = {
         "options": {k: str(v) for k, v in opts.__dict__.items()},
@@ -243,6 +219,49 @@ def evaluate(opts: EvalOptions, progress: bool = True) -> dict:
     for set_name, grid_rows in grids.items():
         save_grid(out / f"grid_{set_name.replace(' ', '_')}.png", grid_rows)
     return result
+
+
+def _evaluate_item(opts: EvalOptions, set_name: str, item, models: dict, baselines, in_grid: bool):
+    """One pair's rows (plain scaling first, then BM3D, the models, the floors) and, where it is
+    in the grid, its images (plain scaling, BM3D, the first model, the reference), else None."""
+    pair = item.pair
+    look = (pair.look.wb, pair.look.rgb_from_camera)
+    ref_rgb = quick_render(pair.clean, *look)
+    score = partial(_score, set_name, item.name, pair, ref_rgb)
+    plain_row, plain_rgb = score("plain scaling", np.clip(pair.noisy, 0.0, 1.0))
+    rows = [plain_row]
+    rendered = {"plain scaling": plain_rgb}
+    estimates = {}
+    if opts.bm3d and pair.noise is not None:
+        reused = baselines.bm3d_row(set_name, item.name, plain_row)
+        if reused is not None:
+            rows.append(reused)
+        if reused is None or in_grid:
+            key = f"{set_name}_{item.name}_bm3d"
+            bm3d = _cached(opts.cache, key, partial(bm3d_denoise, pair.noisy, pair.ratio, pair.noise))
+            if reused is None:
+                estimates["BM3D"] = bm3d
+            else:  # the grid still shows it
+                rendered["BM3D"] = quick_render(bm3d, *look)
+    for name, model in models.items():
+        estimates[name] = _run_model(model, pair.noisy, opts.keep_levels)
+    if opts.floors:
+        from skimage.filters import gaussian
+
+        estimates[FLOOR_ROWS[0]] = pair.noisy
+        estimates[FLOOR_ROWS[1]] = gaussian(pair.clean, sigma=(0, 0.7, 0.7), preserve_range=True)
+    for method, est in estimates.items():
+        row, rendered[method] = score(method, est)
+        rows.append(row)
+    if not in_grid:
+        return rows, None
+    columns = [
+        rendered["plain scaling"],
+        rendered.get("BM3D"),
+        rendered.get(next(iter(models), None)),
+        ref_rgb,
+    ]
+    return rows, [c for c in columns if c is not None]
 
 
 def summarise(rows: list[dict]) -> list[dict]:

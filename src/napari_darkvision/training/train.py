@@ -216,13 +216,91 @@ def validate(model: UNet, items, device: torch.device) -> tuple[float, float]:
 
 
 def train(opts: TrainOptions, resume: bool = False, progress: bool = True) -> dict:
-    """Train (or resume) and return a summary; writes last.pt, best.safetensors, log.csv to out."""
+    """Train a network (or resume its training) on synthetic or real pairs.
+
+    Parameters
+    ----------
+    opts : TrainOptions
+        Data, architecture and schedule; ``opts.out`` is the folder that gets last.pt (the
+        checkpoint), best.safetensors, final.safetensors, log.csv and options.json.
+    resume : bool
+        Continue from ``out/last.pt`` where it exists, as if the run had never stopped.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    dict
+        steps, best_val_psnr_raw, elapsed_s and device.
+    """
     if opts.threads:
         torch.set_num_threads(opts.threads)
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
     device = choose_device(opts.device)
     source, val_items = build_sources(opts)
+    model, optimizer, ema = _network_and_optimizer(opts, device)
+    checkpoint = out / "last.pt"
+    step, best, elapsed = (
+        _resume(checkpoint, device, model, optimizer, ema) if resume else (0, -float("inf"), 0.0)
+    )
+    (out / "options.json").write_text(json.dumps(asdict(opts), indent=2))
+    new_log = not (resume and (out / "log.csv").is_file())
+    bar = _progress_bar(opts, step, progress)
+    started = time.perf_counter() - elapsed
+    running, last_val, last_val_srgb = [], float("nan"), float("nan")
+    model.train()
+    evaluated = model if ema is None else ema.module
+    stop_at = opts.steps if opts.session_steps is None else min(opts.steps, step + opts.session_steps)
+    with open(out / "log.csv", "w" if new_log else "a", newline="") as log:
+        writer = _log_writer(log, new_log)
+        for batch in batches(source, opts, step, stop_at):
+            loss, lr = _step(model, optimizer, ema, batch, _lr_at(step, opts), opts.loss, device)
+            step += 1
+            running.append(loss)
+            bar.update(1)
+            bar.set_postfix(loss=f"{np.mean(running[-50:]):.4f}", val=f"{last_val:.2f}")
+            do_val = step % opts.val_every == 0 or step == opts.steps
+            if do_val and val_items:
+                last_val, last_val_srgb = validate(evaluated, val_items, device)
+                best = _keep_best(evaluated, out, step, last_val, best)
+            if step % opts.checkpoint_every == 0 or do_val or step == stop_at:
+                vals = [f"{last_val:.4f}", f"{last_val_srgb:.4f}"] if do_val else ["", ""]
+                seconds = time.perf_counter() - started
+                writer.writerow([step, f"{np.mean(running):.6f}", f"{lr:.3g}", *vals, f"{seconds:.1f}"])
+                log.flush()
+                running = []
+                _save_checkpoint(checkpoint, model, optimizer, step, best, time.perf_counter() - started, ema)
+    bar.close()
+    save_weights(evaluated, out / "final.safetensors", {"step": step})
+    seconds = time.perf_counter() - started
+    return {"steps": step, "best_val_psnr_raw": best, "elapsed_s": seconds, "device": str(device)}
+
+
+def _progress_bar(opts: TrainOptions, step: int, shown: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=opts.steps, initial=step, desc=f"train {opts.arch}", unit="step", disable=not shown)
+
+
+def _log_writer(log, new: bool):
+    """A CSV writer on `log`, which gets the header first where it is a new log."""
+    writer = csv.writer(log)
+    if new:
+        writer.writerow(["step", "loss", "lr", "val_psnr_raw", "val_psnr_srgb", "elapsed_s"])
+    return writer
+
+
+def _keep_best(evaluated, out: Path, step: int, score: float, best: float) -> float:
+    """Save the weights as best.safetensors where `score` beats `best`: the best score now."""
+    if not score > best:  # as before: a NaN score is never the best
+        return best
+    save_weights(evaluated, out / "best.safetensors", {"step": step, "val_psnr_raw": score})
+    return score
+
+
+def _network_and_optimizer(opts: TrainOptions, device: torch.device):
+    """The network (seeded, or from ``opts.init``), its optimizer and its weights' average (or None)."""
     torch.manual_seed(opts.seed)
     model = UNet(ARCHITECTURES[opts.arch]).to(device, memory_format=memory_format(device))
     # the detail gate starts nearly closed and has to open: it learns 10x faster than the rest
@@ -231,7 +309,6 @@ def train(opts: TrainOptions, resume: bool = False, progress: bool = True) -> di
     rest = [p for name, p in model.named_parameters() if not name.startswith(fast_prefixes)]
     groups = [{"params": rest, "lr_scale": 1.0}] + ([{"params": gate, "lr_scale": 10.0}] if gate else [])
     optimizer = torch.optim.Adam(groups, lr=opts.lr)
-    step, best, elapsed = 0, -float("inf"), 0.0
     ema = None
     if opts.ema:
         from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
@@ -245,82 +322,36 @@ def train(opts: TrainOptions, resume: bool = False, progress: bool = True) -> di
 
         with torch.no_grad():
             load_grown(model, load_file(opts.init))
-    checkpoint = out / "last.pt"
-    if resume and checkpoint.is_file():
-        state = torch.load(checkpoint, map_location=device, weights_only=False)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        if ema is not None and "ema" in state:
-            ema.load_state_dict(state["ema"])
-        step, best, elapsed = state["step"], state["best"], state.get("elapsed", 0.0)
-    (out / "options.json").write_text(json.dumps(asdict(opts), indent=2))
+    return model, optimizer, ema
 
-    log_path = out / "log.csv"
-    new_log = not (resume and log_path.is_file())
-    log = open(log_path, "w" if new_log else "a", newline="")  # noqa: SIM115 - open for the whole run
-    writer = csv.writer(log)
-    if new_log:
-        writer.writerow(["step", "loss", "lr", "val_psnr_raw", "val_psnr_srgb", "elapsed_s"])
 
-    bar = None
-    if progress:
-        from tqdm import tqdm
+def _resume(checkpoint: Path, device, model, optimizer, ema) -> tuple[int, float, float]:
+    """Load a checkpoint into the network, optimizer and average: its step, best and elapsed time
+    (those of a new run where there is no checkpoint)."""
+    if not checkpoint.is_file():
+        return 0, -float("inf"), 0.0
+    state = torch.load(checkpoint, map_location=device, weights_only=False)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    if ema is not None and "ema" in state:
+        ema.load_state_dict(state["ema"])
+    return state["step"], state["best"], state.get("elapsed", 0.0)
 
-        bar = tqdm(total=opts.steps, initial=step, desc=f"train {opts.arch}", unit="step")
-    started = time.perf_counter() - elapsed
-    running = []
-    model.train()
-    evaluated = model if ema is None else ema.module
-    last_val = last_val_srgb = float("nan")
-    stop_at = opts.steps if opts.session_steps is None else min(opts.steps, step + opts.session_steps)
-    for noisy, clean, looks in batches(source, opts, step, stop_at):
-        x = torch.from_numpy(noisy).to(device)
-        y = torch.from_numpy(clean).to(device)
-        x = x.contiguous(memory_format=memory_format(device))
-        lr = _lr_at(step, opts)
-        for group in optimizer.param_groups:
-            group["lr"] = lr * group.get("lr_scale", 1.0)
-        loss = _loss(model(x), y, opts.loss, torch.from_numpy(looks).to(device))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if ema is not None:
-            ema.update_parameters(model)
-        step += 1
-        running.append(loss.item())
-        if bar:
-            bar.update(1)
-            bar.set_postfix(loss=f"{np.mean(running[-50:]):.4f}", val=f"{last_val:.2f}")
-        do_val = step % opts.val_every == 0 or step == opts.steps
-        if do_val and val_items:
-            last_val, last_val_srgb = validate(evaluated, val_items, device)
-            if last_val > best:
-                best = last_val
-                save_weights(evaluated, out / "best.safetensors", {"step": step, "val_psnr_raw": last_val})
-        if step % opts.checkpoint_every == 0 or do_val or step == stop_at:
-            writer.writerow(
-                [
-                    step,
-                    f"{np.mean(running):.6f}",
-                    f"{lr:.3g}",
-                    f"{last_val:.4f}" if do_val else "",
-                    f"{last_val_srgb:.4f}" if do_val else "",
-                    f"{time.perf_counter() - started:.1f}",
-                ]
-            )
-            log.flush()
-            running = []
-            _save_checkpoint(checkpoint, model, optimizer, step, best, time.perf_counter() - started, ema)
-    if bar:
-        bar.close()
-    log.close()
-    save_weights(evaluated, out / "final.safetensors", {"step": step})
-    return {
-        "steps": step,
-        "best_val_psnr_raw": best,
-        "elapsed_s": time.perf_counter() - started,
-        "device": str(device),
-    }
+
+def _step(model, optimizer, ema, batch, lr: float, loss_kind: str, device) -> tuple[float, float]:
+    """One optimiser step on one batch at learning rate `lr`: the loss, and `lr`."""
+    noisy, clean, looks = batch
+    x = torch.from_numpy(noisy).to(device).contiguous(memory_format=memory_format(device))
+    y = torch.from_numpy(clean).to(device)
+    for group in optimizer.param_groups:
+        group["lr"] = lr * group.get("lr_scale", 1.0)
+    loss = _loss(model(x), y, loss_kind, torch.from_numpy(looks).to(device))
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    if ema is not None:
+        ema.update_parameters(model)
+    return loss.item(), lr
 
 
 def _save_checkpoint(path: Path, model, optimizer, step, best, elapsed, ema=None) -> None:
