@@ -1,8 +1,10 @@
 """Make the documentation images from a real napari session.
 
 - ``docs/images/napari_screenshot.png``: the napari window with the dark sample opened by the
-  napari-darkvision reader, the Enhance widget docked, and the raw mosaic and the x100 result
-  side by side (grid mode).
+  napari-darkvision reader (the mosaic as shown on opening), the Enhance widget docked with
+  *auto* and its choice, and the live preview of the middle of the view over the raw.
+- ``docs/images/napari_before_after.png``: the canvas zoomed in on the same place with the
+  widget's *Show before* ticked (the amplified input) and unticked (the result), side by side.
 - ``docs/images/before_after.png``: plain x100 scaling of the sample rendered with LibRaw (left)
   against the network's result (right), downscaled to stay small.
 
@@ -39,8 +41,16 @@ def wait_for(condition, app, timeout: float) -> None:
         time.sleep(0.02)
 
 
-def window_screenshot(path: Path, width: int, height: int) -> tuple[np.ndarray, object]:
-    """Open napari, enhance the sample through the docked widget, and grab the whole window."""
+def settle(app, seconds: float = 1.0) -> None:
+    """Let vispy draw before grabbing."""
+    for _ in range(int(seconds / 0.05)):
+        app.processEvents()
+        time.sleep(0.05)
+
+
+def window_screenshot(path: Path, compare_path: Path, width: int, height: int) -> tuple[np.ndarray, dict]:
+    """Open napari with the docked widget: the live preview over the raw, then before/after at
+    1:1, then the full x100 result (returned for before_after.png)."""
     import napari
     from napari.qt import get_qapp
 
@@ -49,25 +59,67 @@ def window_screenshot(path: Path, width: int, height: int) -> tuple[np.ndarray, 
     viewer.window.resize(width, height)
     (raw_layer,) = viewer.open(SAMPLE, plugin="napari-darkvision")
     _, widget = viewer.window.add_plugin_dock_widget("napari-darkvision", "Enhance")
+    camera = viewer.scene.camera if hasattr(viewer, "scene") else viewer.camera
+    viewer.reset_view()
+    widget.preview.value = True
+    wait_for(lambda: not widget.preview_busy, app, timeout=600)
+    settle(app)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    from PIL import Image
+
+    window = viewer.screenshot(canvas_only=False, flash=False)
+    save_small(Image.fromarray(np.asarray(window)[..., :3]), path)
+    print(f"wrote {path} ({path.stat().st_size / 1e3:.0f} kB): {raw_layer.name}, {widget.status.value}")
+    halves = []
+    camera.center, camera.zoom = (520, 700), 0.9
+    for before in (True, False):
+        widget.compare.value = before
+        wait_for(lambda: not widget.preview_busy, app, timeout=600)
+        settle(app)
+        halves.append(viewer.screenshot(canvas_only=True, flash=False))
+    side_by_side(
+        halves,
+        ("before: amplified input (Show before ticked)", "after: napari-darkvision (same place)"),
+        compare_path,
+    )
+    widget.preview.value = False
     widget.ratio_preset.value = "x100"
     widget.enhance_button.clicked.emit()
     wait_for(lambda: widget.worker is None, app, timeout=600)
     result = widget.last_result_layer
     if result is None:
         raise RuntimeError("enhancing the sample failed: see the napari notifications")
-    grid = viewer.canvas.grid if hasattr(viewer, "canvas") else viewer.grid  # moved in napari 0.9
-    grid.enabled = True
-    grid.shape = (1, 2)
-    viewer.reset_view()
-    for _ in range(20):  # let vispy draw both canvases before grabbing
-        app.processEvents()
-        time.sleep(0.05)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    viewer.screenshot(str(path), canvas_only=False, flash=False)
-    print(f"wrote {path} ({path.stat().st_size / 1e3:.0f} kB): {raw_layer.name} and {result.name}")
-    image = np.asarray(result.data).copy()
+    image, metadata = np.asarray(result.data).copy(), dict(result.metadata)
     viewer.close()
-    return image, result.metadata
+    return image, metadata
+
+
+def save_small(image, path: Path) -> None:
+    """PNG, as a 256-colour palette (dithered) when the full colours pass MAX_PNG_BYTES."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    if buffer.tell() > MAX_PNG_BYTES:
+        buffer = io.BytesIO()
+        image.quantize(256).save(buffer, format="PNG", optimize=True)
+    path.write_bytes(buffer.getvalue())
+
+
+def side_by_side(images: list[np.ndarray], labels: tuple[str, str], path: Path) -> None:
+    """Two canvas grabs (RGBA) next to each other, labelled."""
+    from PIL import Image, ImageDraw
+
+    halves = [Image.fromarray(np.asarray(image)[..., :3]) for image in images]
+    canvas = Image.new("RGB", (sum(h.width for h in halves) + 8, max(h.height for h in halves)), "white")
+    x = 0
+    for half, label in zip(halves, labels, strict=True):
+        canvas.paste(half, (x, 0))
+        draw = ImageDraw.Draw(canvas)
+        box = draw.textbbox((x + 10, 8), label)
+        draw.rectangle((box[0] - 5, box[1] - 4, box[2] + 5, box[3] + 4), fill="black")
+        draw.text((x + 10, 8), label, fill="white")
+        x += half.width + 8
+    save_small(canvas, path)
+    print(f"wrote {path} ({path.stat().st_size / 1e3:.0f} kB, {canvas.width}x{canvas.height})")
 
 
 def before_after(result: np.ndarray, path: Path, max_width: int = 1400) -> None:
@@ -123,7 +175,9 @@ def main() -> None:
         sys.exit(subprocess.call([xvfb, "-a", "-s", "-screen 0 1920x1080x24", sys.executable, *sys.argv]))
     out = Path(args.out)
     width, height = (int(v) for v in args.size.lower().split("x"))
-    result, metadata = window_screenshot(out / "napari_screenshot.png", width, height)
+    result, metadata = window_screenshot(
+        out / "napari_screenshot.png", out / "napari_before_after.png", width, height
+    )
     model = f"{metadata['model']} v{metadata['model_version']}"
     print(f"model {model} on {metadata['device']}: {metadata['seconds']} s")
     before_after(result, out / "before_after.png")
