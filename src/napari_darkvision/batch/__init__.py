@@ -9,9 +9,9 @@ cluster by address). Every output goes through :func:`~.core.output.write_atomic
 interrupted run leaves only complete files and a rerun finishes the rest; a file that fails is
 recorded with its message and the run goes on. The summary is printed and written as JSON and CSV.
 
-Memory: a worker enhances one file at a time and keeps only the model between files; its peak is
-:data:`WORKER_MEMORY_BYTES` at 12 MP (see benchmarks/batch_throughput.py), so a machine with N GB
-free holds about N / 2 workers, and the local cluster is never sized beyond that. Dask is imported
+Memory: a worker enhances one file at a time and keeps only the model between files; its peak
+was 0.75 GB at 12 MP (benchmarks/batch_throughput.py), 1.7 GB at 61 MP, so a machine with N GB
+free holds about N / 2 workers of either, and the local cluster is never sized beyond that. Dask is imported
 here only, inside functions: importing this module costs neither dask nor torch.
 """
 

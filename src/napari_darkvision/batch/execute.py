@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,7 +17,8 @@ from .summary import DONE, FAILED, FileResult, Job
 
 #: Torch threads per local worker: more workers of 2 threads scale better than fewer, wider ones.
 TORCH_THREADS_PER_WORKER = 2
-#: Peak resident memory of one worker enhancing a 12 MP frame, model and Python included.
+#: Memory allowed per local worker: its peak, model and Python included, measured 0.75 GB at 12 MP
+#: (benchmarks/results/batch-vm.json) and 1.7 GB at 61 MP (vm.json); 2 GB holds either.
 WORKER_MEMORY_BYTES = 2 * 2**30
 STAGE_TOPIC = "napari-darkvision-stage"
 CONNECT_TIMEOUT_S, WORKER_WAIT_S = 30, 120
@@ -43,11 +45,21 @@ def enhance_file(source: str, output: str, options: dict, on_stage: Callable | N
         return FileResult(source, output, FAILED, str(err), _since(started), str(where))
     except Exception as err:  # a bug or a resource shortage: recorded, and the batch goes on
         return FileResult(source, output, FAILED, f"{type(err).__name__}: {err}", _since(started), str(where))
-    return FileResult(source, output, DONE, "", _since(started), str(where), threads)
+    return FileResult(source, output, DONE, "", _since(started), str(where), threads, _peak_memory_mb())
 
 
 def _since(started: float) -> float:
     return round(time.perf_counter() - started, 3)
+
+
+def _peak_memory_mb() -> float | None:
+    """Peak resident memory of this process (a worker's, model included) so far, in MB."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    return round(peak / (2**20 if sys.platform == "darwin" else 2**10), 1)
 
 
 def _current_worker():

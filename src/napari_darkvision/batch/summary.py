@@ -37,6 +37,7 @@ class FileResult:
     seconds: float | None = None
     worker: str = ""
     torch_threads: int | None = None
+    peak_memory_mb: float | None = None  # of the process that ran it, so far
 
 
 @dataclass
