@@ -1,0 +1,243 @@
+"""The DNG we write, read by real raw developers (darktable, RawTherapee, dcraw) and by
+LibRaw/rawpy and exiftool; each tool's tests skip when it is not installed.
+
+The test scene is a rendered-exposure ("enhanced") mosaic of six flat patches: grey, red, green,
+blue, a saturated patch (every channel at the white level: it must come out neutral white, not
+magenta, which needs the right WhiteLevel) and a dark grey. Each reader's rendering is compared
+with ours (LibRaw's, :func:`~napari_darkvision.core.render.render`) by each patch's chromaticity
+(the share of R, G, B in it): every developer applies its own tone curve, but a wrong CFA phase,
+a colour cast or a black image move the shares by 0.1 or more.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+import rawpy
+import tifffile
+
+from conftest import BLACK, shared_files
+from napari_darkvision.core.dng import write_dng
+from napari_darkvision.core.raw import BAYER_LAYOUTS, RawImage, mosaic_from_packed, read_raw
+from napari_darkvision.core.render import render
+
+SHAPE = (256, 384)
+WB = (2.0, 1.0, 1.5, 1.0)
+#: white-balanced colours of the patches (the saturated one is set at the white level in camera space)
+PATCHES = [
+    (0.25, 0.25, 0.25),
+    (0.45, 0.12, 0.10),
+    (0.10, 0.40, 0.10),
+    (0.08, 0.15, 0.50),
+    None,
+    (0.05, 0.05, 0.05),
+]
+SATURATED, GREY = 4, 0
+#: chromaticity share difference allowed against our rendering (measured: at most 0.035, darktable)
+CHROMA_TOLERANCE = 0.07
+#: RawTherapee leaves out a border of 4 pixels on each side
+BORDER = 8
+
+
+def scene(cfa: str = "RGGB", white: float = 16383.0, orientation: int = 0, shape=SHAPE) -> RawImage:
+    h, w = shape[0] // 2, shape[1] // 2
+    packed = np.zeros((4, h, w))
+    for i, patch in enumerate(PATCHES):
+        y, x = (i // 3) * (h // 2), (i % 3) * (w // 3)
+        camera = (1.0, 1.0, 1.0) if patch is None else (patch[0] / WB[0], patch[1], patch[2] / WB[2])
+        for channel, value in enumerate((camera[0], camera[1], camera[2], camera[1])):
+            packed[channel, y : y + h // 2, x : x + w // 3] = value
+    black = np.rint(np.array(BLACK)[:, None, None] * (white / 16383.0))  # LibRaw reads whole DN
+    counts = np.rint(black + packed * (white - black)).astype(np.uint16)
+    return RawImage(
+        mosaic=mosaic_from_packed(counts, cfa), cfa=cfa, black_level=tuple(black.ravel().tolist()),
+        white_level=white, camera_wb=WB, iso=100.0, exposure_time=0.01, make="Test", model="Synthetic",
+        orientation=orientation,
+    )  # fmt: skip
+
+
+def patch_means(image: np.ndarray, orientation: int = 0) -> np.ndarray:
+    """(6, 3) mean colour of the middle of each patch (the image turned back to the sensor's way)."""
+    if orientation == 6:  # 90 degrees clockwise: undo it
+        image = np.rot90(image, 1)
+    h, w = image.shape[:2]
+    out = []
+    for i in range(len(PATCHES)):
+        y, x = (i // 3) * (h // 2), (i % 3) * (w // 3)
+        out.append(image[y + h // 8 : y + 3 * h // 8, x + w // 12 : x + w // 4].reshape(-1, 3).mean(0))
+    return np.array(out)
+
+
+def chroma_differences(ours: np.ndarray, theirs: np.ndarray) -> np.ndarray:
+    """(6, 3) difference of each patch's R, G, B shares."""
+    share = lambda m: m / np.maximum(m.sum(axis=1, keepdims=True), 1e-9)  # noqa: E731
+    return share(theirs) - share(ours)
+
+
+def load_rgb(path) -> np.ndarray:
+    image = tifffile.imread(path)[..., :3].astype(np.float64)
+    return image / (65535.0 if image.max() > 255 else 255.0)
+
+
+def _dcraw(dng, out_dir):
+    copy = out_dir / "dcraw.dng"
+    shutil.copy(dng, copy)
+    subprocess.run(["dcraw", "-w", "-T", str(copy)], check=True, timeout=120, capture_output=True)
+    return copy.with_suffix(".tiff")
+
+
+def _darktable(dng, out_dir):
+    out = out_dir / "darktable.tif"
+    config = out_dir / "darktable-config"
+    config.mkdir(exist_ok=True)
+    subprocess.run(["darktable-cli", str(dng), str(out), "--core", "--configdir", str(config)],
+                   check=True, timeout=300, capture_output=True)  # fmt: skip
+    return out
+
+
+def _rawtherapee(dng, out_dir):
+    out = out_dir / "rawtherapee.tif"
+    subprocess.run(["rawtherapee-cli", "-o", str(out), "-t", "-Y", "-c", str(dng)],
+                   check=True, timeout=300, capture_output=True)  # fmt: skip
+    return out
+
+
+READERS = {"dcraw": _dcraw, "darktable-cli": _darktable, "rawtherapee-cli": _rawtherapee}
+#: what the readers render: the four phases, a 12-bit source, and a quarter turn
+CASES = [(cfa, 16383.0, 0) for cfa in BAYER_LAYOUTS] + [("RGGB", 4095.0, 0), ("GRBG", 16383.0, 6)]
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    """{(tool, case): (ours, theirs)}: each tool run once per case for the whole module."""
+    results = {}
+    for cfa, white, orientation in CASES:
+        folder = tmp_path_factory.mktemp(f"{cfa}{int(white)}o{orientation}")
+        raw = scene(cfa, white, orientation)
+        dng = folder / "ours.dng"
+        write_dng(dng, raw)
+        ours = render(raw, raw.mosaic).astype(np.float64) / 65535.0
+        for tool, run in READERS.items():
+            if shutil.which(tool.split()[0]):
+                results[tool, (cfa, white, orientation)] = (ours, load_rgb(run(dng, folder)))
+    return results
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0]}-{int(c[1])}-flip{c[2]}")
+@pytest.mark.parametrize("tool", list(READERS))
+def test_raw_developers_render_our_dng_like_we_do(rendered, tool, case):
+    if not shutil.which(tool):
+        pytest.skip(f"{tool} is not installed")
+    ours, theirs = rendered[tool, case]
+    assert abs(theirs.shape[0] - ours.shape[0]) <= BORDER and abs(theirs.shape[1] - ours.shape[1]) <= BORDER
+    orientation = case[2]
+    if orientation == 6:
+        assert theirs.shape[0] > theirs.shape[1]  # turned a quarter, like ours
+    mine, their = patch_means(ours, orientation), patch_means(theirs, orientation)
+    differences = chroma_differences(mine, their)
+    print(f"{tool} {case}: largest chroma difference R, G, B {np.abs(differences).max(axis=0).round(3)}")
+    assert np.abs(differences).max() < CHROMA_TOLERANCE
+    assert their[GREY].mean() > 0.2  # not a black image
+    # highlights: the saturated patch is neutral and the brightest one
+    assert np.ptp(their[SATURATED]) < 0.05 and their[SATURATED].min() > their[GREY].max()
+
+
+def test_the_comparison_catches_a_wrong_cfa_phase(tmp_path):
+    """The check above can fail: the same mosaic labelled with another phase is caught."""
+    if not shutil.which("dcraw"):
+        pytest.skip("dcraw is not installed")
+    raw = scene("RGGB")
+    ours = render(raw, raw.mosaic).astype(np.float64) / 65535.0
+    wrong = dataclasses.replace(raw, cfa="GRBG")
+    write_dng(tmp_path / "wrong.dng", wrong)
+    theirs = load_rgb(_dcraw(tmp_path / "wrong.dng", tmp_path))
+    differences = chroma_differences(patch_means(ours), patch_means(theirs))
+    assert np.abs(differences).max() > CHROMA_TOLERANCE
+
+
+@pytest.mark.parametrize("cfa", BAYER_LAYOUTS)
+@pytest.mark.parametrize("white", [4095.0, 16383.0])
+def test_rawpy_reads_back_cfa_levels_wb_and_values(tmp_path, cfa, white):
+    raw = scene(cfa, white)
+    write_dng(tmp_path / "out.dng", raw)
+    back = read_raw(tmp_path / "out.dng")
+    assert back.cfa == cfa and back.white_level == white
+    np.testing.assert_allclose(back.black_level, raw.black_level, atol=1e-3)
+    np.testing.assert_allclose(back.camera_wb, raw.camera_wb, rtol=1e-4)
+    np.testing.assert_array_equal(back.mosaic, raw.mosaic)  # highlights at white kept exactly
+    assert (back.mosaic == white).sum() == (raw.mosaic == white).sum() > 0
+    np.testing.assert_allclose(back.rgb_from_camera, raw.rgb_from_camera, atol=1e-4)
+
+
+@pytest.mark.parametrize("flip", [0, 3, 5, 6, 1])
+def test_orientation_round_trips(tmp_path, flip):
+    write_dng(tmp_path / "out.dng", scene(orientation=flip))
+    assert read_raw(tmp_path / "out.dng").orientation == flip
+
+
+def test_default_crop_is_written_and_read_by_libraw(tmp_path):
+    raw = dataclasses.replace(scene(), dng_tags={"DefaultCropOrigin": [6, 4], "DefaultCropSize": [372, 248]})
+    write_dng(tmp_path / "out.dng", raw)
+    with rawpy.imread(str(tmp_path / "out.dng")) as handle:
+        sizes = handle.sizes
+        assert (sizes.crop_left_margin, sizes.crop_top_margin) == (6, 4)
+        assert (sizes.crop_width, sizes.crop_height) == (372, 248)
+    assert read_raw(tmp_path / "out.dng").dng_tags["DefaultCropSize"] == [372, 248]
+    cut = dataclasses.replace(raw, mosaic=raw.mosaic[:100, :100])  # a crop that no longer fits: dropped
+    write_dng(tmp_path / "cut.dng", cut)
+    assert "DefaultCropSize" not in read_raw(tmp_path / "cut.dng").dng_tags
+
+
+def default_crop(sizes) -> tuple[int, int, int, int]:
+    """LibRaw's default crop (x, y, width, height) within the visible area; all of it when none."""
+    if not sizes.crop_width:
+        return (0, 0, sizes.width, sizes.height)
+    x, y = sizes.crop_left_margin - sizes.left_margin, sizes.crop_top_margin - sizes.top_margin
+    return (x, y, sizes.crop_width, sizes.crop_height)
+
+
+REAL = shared_files("", ("*.CR2", "*.DNG", "*.dng"))
+
+
+@pytest.mark.skipif(not REAL, reason="the shared real raws are absent")
+@pytest.mark.parametrize("source", REAL, ids=lambda p: p.name)
+def test_a_real_sources_calibration_survives(tmp_path, source):
+    """CFA, levels, white balance, LibRaw's matrix, default crop and orientation of a real raw
+    (Canon CR2 with a sensor crop, GoPro DNG mirrored, Blackmagic DNG with two illuminants)."""
+    raw = read_raw(source)
+    write_dng(tmp_path / "out.dng", raw)
+    back = read_raw(tmp_path / "out.dng")
+    assert (back.cfa, back.white_level, back.orientation) == (raw.cfa, raw.white_level, raw.orientation)
+    np.testing.assert_allclose(back.black_level, raw.black_level, atol=1e-3)
+    np.testing.assert_allclose(back.camera_wb, raw.camera_wb, rtol=1e-4)
+    with rawpy.imread(str(source)) as a, rawpy.imread(str(tmp_path / "out.dng")) as b:
+        np.testing.assert_allclose(b.rgb_xyz_matrix, a.rgb_xyz_matrix, atol=1e-4)
+        assert default_crop(b.sizes) == default_crop(a.sizes)
+    for name in ("ColorMatrix2", "CalibrationIlluminant2", "ForwardMatrix1"):
+        if name in raw.dng_tags:
+            np.testing.assert_allclose(back.dng_tags[name], raw.dng_tags[name], atol=1e-5)
+    assert back.exif == raw.exif and back.iso == raw.iso
+
+
+@pytest.mark.skipif(not shutil.which("exiftool"), reason="exiftool is not installed")
+def test_exiftool_validates_our_dng_and_finds_the_exif(tmp_path):
+    raw = dataclasses.replace(scene(), exif={"f_number": 2.8, "focal_length": 24.0, "lens_model": "Test 24mm",
+                                             "datetime_original": "2026:01:02 03:04:05"})  # fmt: skip
+    write_dng(tmp_path / "out.dng", raw, note="napari-darkvision test")
+    check = subprocess.run(["exiftool", "-validate", "-warning", "-a", str(tmp_path / "out.dng")],
+                           capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert "Validate                        : OK" in check.stdout, check.stdout
+    tags = subprocess.run(["exiftool", "-G1", "-s", "-a", str(tmp_path / "out.dng")],
+                          capture_output=True, text=True, timeout=60).stdout  # fmt: skip
+    for group, name, value in [("ExifIFD", "ExposureTime", "1/100"), ("ExifIFD", "ISO", "100"),
+                               ("ExifIFD", "FNumber", "2.8"), ("ExifIFD", "FocalLength", "24.0 mm"),
+                               ("ExifIFD", "LensModel", "Test 24mm"),
+                               ("ExifIFD", "DateTimeOriginal", "2026:01:02 03:04:05"),
+                               ("IFD0", "Make", "Test"), ("IFD0", "ImageDescription", "napari-darkvision test"),
+                               ("IFD0", "WhiteLevel", "16383"), ("IFD0", "CFAPattern2", "0 1 1 2")]:  # fmt: skip
+        assert any(line.startswith(f"[{group}]") and f" {name} " in line and line.endswith(value)
+                   for line in tags.splitlines()), f"{group}:{name} = {value} missing in\n{tags}"  # fmt: skip
