@@ -460,3 +460,12 @@ def test_every_user_error_is_a_darkvision_error():
 def test_debug_shows_the_traceback(tmp_path, capsys):
     with pytest.raises(MissingInputError):
         cli.main([*ENHANCE, str(tmp_path / "missing.dng"), "--debug"])
+
+
+def test_outputs_get_the_usual_file_mode(tmp_path):
+    umask = os.umask(0o022)
+    try:
+        write_atomically(tmp_path / "o.png", lambda t: Path(t).write_bytes(b"x"))
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "o.png").stat().st_mode & 0o777 == 0o644

@@ -91,6 +91,7 @@ def write_atomically(target: str | os.PathLike, write: Callable[[str], None], *,
     try:
         try:
             write(temporary)
+            os.chmod(temporary, _new_file_mode())  # mkstemp's 0600, else: as a plain open() would make it
             _flush_to_disk(temporary)
             for source in sources:  # an input replaced by the output's name meanwhile
                 if source and same_file(path, source):
@@ -132,6 +133,13 @@ def _publish(temporary: str, path: Path, overwrite: bool) -> None:
                 f"{os.fspath(path)} was created by someone else meanwhile; not replaced."
             ) from None
         os.replace(temporary, path)
+
+
+def _new_file_mode() -> int:
+    """0666 less the process's umask: the mode every other program's new file gets."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _flush_to_disk(path: str) -> None:
