@@ -137,8 +137,12 @@ def _publish(temporary: str, path: Path, overwrite: bool) -> None:
 
 def _new_file_mode() -> int:
     """0666 less the process's umask: the mode every other program's new file gets."""
-    umask = os.umask(0)
-    os.umask(umask)
+    try:  # Linux tells it without changing it (os.umask would, for a moment, in every thread)
+        with open("/proc/self/status") as status:
+            umask = next(int(line.split()[1], 8) for line in status if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError):
+        umask = os.umask(0o022)
+        os.umask(umask)
     return 0o666 & ~umask
 
 
