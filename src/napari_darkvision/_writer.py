@@ -45,7 +45,7 @@ def save_enhanced_layer(path: str, data, metadata: dict) -> str:
     if source_meta.get("darkvision_raw"):
         # the layer keeps the enhanced mosaic, not the source's: it stands in for the pixels
         white = int(source_meta.get("white_level") or 65535)
-        stand_in = np.asarray(mosaic) if mosaic is not None else np.full((16, 16), white // 2, np.uint16)
+        stand_in = np.asarray(mosaic) if mosaic is not None else np.full((64, 64), white // 2, np.uint16)
         source = RawImage.from_metadata(stand_in, source_meta)
     sources = [source.path] if source is not None and source.path else []
     details = {k: v for k, v in metadata.items() if not k.startswith("darkvision_")}

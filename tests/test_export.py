@@ -1,0 +1,102 @@
+"""save_result / save_rgb16 / the writer: DNG from an Enhanced result, the photo's metadata in
+TIFF and PNG, refusal to write over a source, no partial file after a failed write."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import synthetic_raw
+from napari_darkvision import _writer
+from napari_darkvision.core import dng
+from napari_darkvision.core.errors import OutputError
+from napari_darkvision.core.export import save_result
+from napari_darkvision.core.pipeline import Enhanced
+from napari_darkvision.core.raw import read_raw
+
+EXIF = {
+    "f_number": 2.8,
+    "focal_length": 24.0,
+    "lens_model": "Test 24mm",
+    "datetime_original": "2026:01:02 03:04:05",
+}
+DETAILS = {"ratio": 100.0, "ratio_mode": "manual", "stretch": False, "model": "fast-rep", "model_version": 6}
+
+
+def result(tmp_path):
+    source = dataclasses.replace(synthetic_raw("GBRG"), exif=EXIF, path=str(tmp_path / "source.dng"))
+    dng.write_dng(source.path, source)
+    mosaic = np.minimum(source.mosaic.astype(np.uint32) * 40, 16383).astype(np.uint16)
+    image = np.full((*source.shape, 3), 30000, np.uint16)
+    return Enhanced(image, dict(DETAILS), mosaic=mosaic, raw=source)
+
+
+def test_dng_result_has_the_enhanced_mosaic_and_the_photos_metadata(tmp_path):
+    enhanced = result(tmp_path)
+    save_result(tmp_path / "out.dng", enhanced)
+    back = read_raw(tmp_path / "out.dng")
+    np.testing.assert_array_equal(back.mosaic, enhanced.mosaic)
+    assert back.cfa == "GBRG" and back.exif == EXIF and back.iso == 6400.0
+
+
+def test_tiff_and_png_carry_the_metadata(tmp_path):
+    import tifffile
+
+    enhanced = result(tmp_path)
+    save_result(tmp_path / "out.tif", enhanced)
+    save_result(tmp_path / "out.png", enhanced)
+    with tifffile.TiffFile(tmp_path / "out.tif") as tif:
+        page = tif.pages[0]
+        exif = page.tags["ExifTag"].value
+        assert page.tags["Make"].value == "Test" and exif["ISOSpeedRatings"] == 6400
+        assert exif["LensModel"] == "Test 24mm" and exif["DateTimeOriginal"] == "2026:01:02 03:04:05"
+        np.testing.assert_array_equal(page.asarray(), enhanced.image)
+    png = Image.open(tmp_path / "out.png")
+    assert "ratio x100" in png.info["Description"] and "napari-darkvision" in png.info["Software"]
+    exif = png.getexif().get_ifd(0x8769)
+    assert exif[0x829D] == 2.8 and exif[0x8827] == 6400  # FNumber, ISO
+
+
+def test_dng_needs_the_mosaic(tmp_path):
+    enhanced = dataclasses.replace(result(tmp_path), mosaic=None)
+    with pytest.raises(OutputError, match="no enhanced mosaic"):
+        save_result(tmp_path / "out.dng", enhanced)
+
+
+def test_never_writes_over_the_source(tmp_path):
+    enhanced = result(tmp_path)
+    before = (tmp_path / "source.dng").read_bytes()
+    with pytest.raises(OutputError):
+        save_result(enhanced.raw.path, enhanced, overwrite=True)
+    assert (tmp_path / "source.dng").read_bytes() == before
+
+
+def test_a_failed_write_leaves_no_file(tmp_path, monkeypatch):
+    enhanced = result(tmp_path)
+
+    def fails_midway(path, image, ifd0, exif=()):
+        with open(path, "wb") as f:
+            f.write(b"II*\x00 half a file")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(dng, "write_tiff", fails_midway)
+    with pytest.raises(OutputError):
+        save_result(tmp_path / "out.dng", enhanced)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["source.dng"]
+
+
+def test_writer_works_from_the_layer_metadata_contract(tmp_path):
+    enhanced = result(tmp_path)
+    metadata = {**DETAILS, "darkvision_result": True, "darkvision_source": enhanced.raw.metadata(),
+                "darkvision_mosaic": enhanced.mosaic}  # fmt: skip
+    _writer.write_image(str(tmp_path / "layer.dng"), enhanced.image, {"metadata": metadata})
+    np.testing.assert_array_equal(read_raw(tmp_path / "layer.dng").mosaic, enhanced.mosaic)
+    del metadata["darkvision_mosaic"]
+    with pytest.raises(OutputError, match="no enhanced mosaic"):
+        _writer.write_image(str(tmp_path / "again.dng"), enhanced.image, {"metadata": metadata})
+    raw_meta = enhanced.raw.metadata()
+    with pytest.raises(OutputError, match="input"):
+        _writer.write_image(enhanced.raw.path, enhanced.raw.mosaic, {"metadata": raw_meta})
