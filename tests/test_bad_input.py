@@ -173,7 +173,8 @@ def test_widget_bad_weights_file(viewer_with_raw, notifications, tmp_path, qtbot
     qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
     assert len(viewer.layers) == 1
     assert widget.last_result_layer is None
-    assert "failed" in errors(notifications)[0]
+    # a ModelError naming the file (it was a raw SafetensorError, "failed", before)
+    assert "garbage.safetensors is not a readable .safetensors weights file" in errors(notifications)[0]
     assert widget.enhance_button.enabled
 
 

@@ -214,6 +214,8 @@ def test_reparameterised_blocks_fold_to_the_same_output():
 
 
 def test_cli_names_every_architecture():
-    from napari_darkvision.cli import ARCHITECTURE_NAMES
+    from napari_darkvision.cli import build_parser
 
-    assert set(ARCHITECTURE_NAMES) == set(ARCHITECTURES)
+    train = build_parser()._subparsers._group_actions[0].choices["train"]
+    (arch,) = [a for a in train._actions if a.dest == "arch"]
+    assert set(arch.choices) == set(ARCHITECTURES)

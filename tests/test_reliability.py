@@ -130,8 +130,12 @@ def test_bad_targets_are_refused_before_any_work(tmp_path, make_dng, forbid_enha
         assert message in _one_line_error(capsys)
 
 
-def test_read_only_folders_are_refused_before_any_work(tmp_path, make_dng, forbid_enhancing, capsys):
+def test_read_only_folders_are_refused_before_any_work(
+    tmp_path, make_dng, forbid_enhancing, capsys, monkeypatch
+):
     source, _ = make_dng()
+    for variable in ("DISPLAY", "WAYLAND_DISPLAY"):  # demo opens napari where there is a screen
+        monkeypatch.delenv(variable, raising=False)
     locked = tmp_path / "locked"
     if os.geteuid() == 0:
         if not _small_tmpfs(locked, "1m"):

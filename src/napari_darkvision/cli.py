@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-#: Names of the architectures ``train --arch`` accepts (core.model.ARCHITECTURES; torch-free here).
-ARCHITECTURE_NAMES = ("fast-aware", "fast-rep", "small", "fast", "fast-detail", "sid")
+from .core.architectures import ARCHITECTURES
 
 
 def _enhance(args) -> int:
@@ -123,10 +121,10 @@ def _missing(source: Path):
 
 def _demo(args) -> int:
     """napari with the sample and the widget where there is a display; the CLI otherwise."""
-    from importlib import resources
+    from ._display import has_display
+    from .core.bundled import SAMPLE as sample
 
-    sample = resources.files("napari_darkvision") / "sample_data" / "gopro_dark_x100.dng"
-    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or sys.platform in ("darwin", "win32"):
+    if has_display():
         try:
             import napari
         except ImportError:
@@ -222,7 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--scheduler", metavar="ADDRESS",
                        help="an existing Dask scheduler (e.g. tcp://10.0.0.5:8786; default: Dask's "
                             "scheduler-address setting, else a local cluster), or 'none': this process")  # fmt: skip
-    batch.add_argument("--workers", type=int, help="local cluster workers (default: sized to cores and memory)")
+    batch.add_argument(
+        "--workers", type=int, help="local cluster workers (default: sized to cores and memory)"
+    )
     batch.add_argument("--threads", type=int, help="torch threads per file (default: cores / files at once)")
     batch.add_argument("--summary", metavar="JSON",
                        help="where to write the summary (default OUT_DIR/darkvision-summary.json; CSV beside)")  # fmt: skip
@@ -230,7 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=_enhance)
 
-    p = sub.add_parser("calibrate", help="a camera profile from dark frames (lens cap on), for enhance --profile")
+    p = sub.add_parser(
+        "calibrate", help="a camera profile from dark frames (lens cap on), for enhance --profile"
+    )
     p.add_argument("frames", nargs="+", help="2-16 dark raw frames of one camera, ISO and exposure time")
     p.add_argument("-o", "--output", required=True, help="the profile to write (.npz)")
     p.add_argument("--flats", nargs="*", help="pairs of flat frames (same exposure per pair) for the gain K")
@@ -248,7 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sid-list", help="SID-format list file (e.g. Sony_train_list.txt)")
     p.add_argument("--eld", help="ELD calibration JSON (eld_camera_params.json)")
     p.add_argument("--darktable", help="darktable noiseprofiles JSON for more cameras")
-    p.add_argument("--arch", choices=list(ARCHITECTURE_NAMES), default="fast-aware")
+    p.add_argument("--arch", choices=list(ARCHITECTURES), default="fast-aware")
     p.add_argument("--steps", type=int, default=20000)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--crop", type=int, default=256, help="crop side in sensor pixels")

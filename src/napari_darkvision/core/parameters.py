@@ -27,7 +27,9 @@ def check_strength(value) -> float:
     except (TypeError, ValueError) as err:
         raise EnhanceError(f"strength must be a number from 0 to 1, not {value!r}.") from err
     if not 0.0 <= strength <= 1.0:  # also refuses NaN
-        raise EnhanceError(f"strength must be from 0 (the amplified input) to 1 (the network's result), not {value!r}.")
+        raise EnhanceError(
+            f"strength must be from 0 (the amplified input) to 1 (the network's result), not {value!r}."
+        )
     return strength
 
 
