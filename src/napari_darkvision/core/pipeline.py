@@ -209,42 +209,21 @@ def enhance_steps(source: RawImage | str | os.PathLike, ratio: float | str | Non
     hot_pixels = check_flag(hot_pixels, "hot_pixels")
     strength = check_strength(strength)
     device = check_device(device)
-    ratio_mode = "auto" if chosen is None else "manual"
     started = time.perf_counter()
-    if profile is not None:
-        from .calibration import check_profile_source, prepare
-
-        check_profile_source(profile)
-    raw = validate_raw(source) if isinstance(source, RawImage) else read_raw(source)
-    profile_noise, profile_meta = None, {}
-    if profile is not None:
-        raw, profile_noise, profile_meta = prepare(raw, profile)
+    raw, profile_noise, profile_meta = _read_source(source, profile)
     yield Progress(Stage.READ, 1, 1)
 
     import torch
 
     from .tiling import resolve_precision, run_tiled
 
-    reason = "set by hand"
+    ratio_mode, reason = ("auto", "") if chosen is None else ("manual", "set by hand")
     if chosen is None:
         chosen, reason = estimate_ratio(raw)
     model = cached_model(os.fspath(weights) if weights else None, device)
     model_device = next(model.parameters()).device
     precision = resolve_precision(precision, model_device)
-    packed = pack(raw, ratio=chosen)
-    noise = None
-    if profile_noise is not None:
-        from .calibration import network_noise
-
-        noise = network_noise(profile_noise, chosen, packed)
-    hot_count = 0
-    if hot_pixels:
-        from .hot_pixels import replace_hot_pixels
-        from .model import estimate_noise
-
-        if noise is None:  # the whole image's, as the network would measure it
-            noise = tuple(float(v[0]) for v in estimate_noise(torch.from_numpy(packed)[None]))
-        packed, hot_count = replace_hot_pixels(packed, noise)
+    packed, noise, hot_count = _network_input(raw, chosen, profile_noise, hot_pixels)
     clean = yield from run_tiled(
         model, packed, tile=tile, overlap=overlap, device=model_device, precision=precision, noise=noise
     )
@@ -259,7 +238,6 @@ def enhance_steps(source: RawImage | str | os.PathLike, ratio: float | str | Non
     if stretch:
         image = stretch_image(image)
     yield Progress(Stage.DONE, 1, 1)
-    config = model.config
     metadata = {
         "source": raw.path,
         "ratio": chosen,
@@ -267,11 +245,7 @@ def enhance_steps(source: RawImage | str | os.PathLike, ratio: float | str | Non
         "ratio_reason": reason,
         "stretch": bool(stretch),
         "strength": strength,
-        "model": config.name,
-        "model_version": getattr(model, "weights_meta", {}).get("release", config.version),
-        "weights": getattr(model, "weights_path", ""),
-        "device": str(model_device),
-        "precision": precision,
+        **_model_metadata(model, precision),
         "torch_threads": torch.get_num_threads(),
         "seconds": round(time.perf_counter() - started, 3),
         "camera": f"{raw.make} {raw.model}".strip(),
@@ -280,6 +254,51 @@ def enhance_steps(source: RawImage | str | os.PathLike, ratio: float | str | Non
         **profile_meta,
     }
     return Enhanced(image, metadata, mosaic=mosaic, raw=raw, network_mosaic=network_mosaic)
+
+
+def _read_source(source, profile) -> tuple[RawImage, tuple | None, dict]:
+    """The validated raw (corrected by the camera profile, if any), the profile's noise and its
+    metadata; the profile's path is checked before the raw is read."""
+    if profile is None:
+        return (validate_raw(source) if isinstance(source, RawImage) else read_raw(source)), None, {}
+    from .calibration import check_profile_source, prepare
+
+    check_profile_source(profile)
+    raw = validate_raw(source) if isinstance(source, RawImage) else read_raw(source)
+    return prepare(raw, profile)
+
+
+def _network_input(raw: RawImage, ratio: float, profile_noise, hot_pixels: bool):
+    """The packed, amplified input (hot pixels replaced if asked), its noise (a, b) for the
+    network (None: the tiling measures it) and how many hot pixels were replaced."""
+    packed = pack(raw, ratio=ratio)
+    noise = None
+    if profile_noise is not None:
+        from .calibration import network_noise
+
+        noise = network_noise(profile_noise, ratio, packed)
+    if not hot_pixels:
+        return packed, noise, 0
+    import torch
+
+    from .hot_pixels import replace_hot_pixels
+    from .model import estimate_noise
+
+    if noise is None:  # the whole image's, as the network would measure it
+        noise = tuple(float(v[0]) for v in estimate_noise(torch.from_numpy(packed)[None]))
+    packed, count = replace_hot_pixels(packed, noise)
+    return packed, noise, count
+
+
+def _model_metadata(model, precision: str) -> dict:
+    config = model.config
+    return {
+        "model": config.name,
+        "model_version": getattr(model, "weights_meta", {}).get("release", config.version),
+        "weights": getattr(model, "weights_path", ""),
+        "device": str(next(model.parameters()).device),
+        "precision": precision,
+    }
 
 
 def enhance(source: RawImage | str | os.PathLike, ratio: float | str | None = "auto",
