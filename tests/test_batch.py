@@ -308,3 +308,21 @@ def test_worker_killed_mid_file_is_retried_or_reported(cluster, tmp_path):
         assert entry["status"] == "done" or "died" in entry["reason"], entry
     assert len(outputs(out)) == result["done"] >= 1
     assert process.returncode == (0 if result["done"] == count else 1), printed
+
+
+def test_strength_is_checked_before_work_and_applied(mixed_folder, tmp_path, capsys):
+    folder, _ = mixed_folder
+    out = tmp_path / "out"
+    base = ["enhance", str(folder), "-o", str(out), "--scheduler", "none", "-q", "--ratio", "100"]
+    assert main([*base, "--strength", "2"]) == 2 and not out.exists()
+    assert main([*base, "--strength", "0"]) == 1  # the bad files still fail
+    import napari_darkvision as dv
+    from napari_darkvision.core.progress import run_to_end
+
+    done = summary(out)
+    assert done["done"] == 2
+    name = next(p for p in out.glob("*.png"))
+    source = next(p for p in folder.iterdir() if p.stem == name.stem.removesuffix("_darkvision"))
+    amplified = run_to_end(dv.enhance_steps(source, ratio=100, strength=0.0)).image
+    assert np.array_equal(pixels(name), amplified)
+    assert not np.array_equal(pixels(name), run_to_end(dv.enhance_steps(source, ratio=100)).image)

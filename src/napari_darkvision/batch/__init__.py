@@ -101,10 +101,12 @@ def enhance_many(paths, out_dir, *, ratio="auto", stretch=False, weights=None, d
 
 def _check_options(ratio, stretch, weights, device, overwrite, threads, extra) -> dict:
     """Every parameter checked before any file is read or torch imported."""
-    from ..core.parameters import check_device, check_flag
+    from ..core.parameters import check_device, check_flag, check_strength
     from ..core.pipeline import validate_ratio
 
     validate_ratio(ratio)
+    if "strength" in extra:
+        extra = {**extra, "strength": check_strength(extra["strength"])}
     check_flag(stretch, "stretch")
     check_flag(overwrite, "overwrite")
     check_device(device)
