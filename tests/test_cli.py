@@ -85,3 +85,34 @@ def test_train_command_offers_every_loss_and_architecture_training_knows():
         assert parser.parse_args(["train", "--out", "x", "--arch", arch]).arch == arch
     defaults = parser.parse_args(["train", "--out", "x"])
     assert (defaults.loss, defaults.arch) == (TrainOptions(out="x").loss, TrainOptions(out="x").arch)
+
+
+def test_strength_blends_towards_the_amplified_input(tmp_path, make_dng, capsys):
+    import napari_darkvision as dv
+    from napari_darkvision.core.progress import run_to_end
+
+    source, _ = make_dng("GBRG")
+    assert main(["enhance", str(source), "-o", str(tmp_path / "bad.tif"), "--strength", "1.5", "-q"]) == 2
+    assert "strength" in capsys.readouterr().err and not (tmp_path / "bad.tif").exists()
+    assert (
+        main(
+            [
+                "enhance",
+                str(source),
+                "-o",
+                str(tmp_path / "half.tif"),
+                "--ratio",
+                "100",
+                "--strength",
+                "0.5",
+                "-q",
+            ]
+        )
+        == 0
+    )
+    half = tifffile.imread(tmp_path / "half.tif").astype(float)
+    full = run_to_end(dv.enhance_steps(source, ratio=100)).image.astype(float)
+    plain = run_to_end(dv.enhance_steps(source, ratio=100, strength=0.0)).image.astype(float)
+    # rendering is not linear, but the half blend lies between the two, nearer neither
+    assert np.abs(half - full).mean() < np.abs(plain - full).mean()
+    assert np.abs(half - plain).mean() < np.abs(plain - full).mean()
