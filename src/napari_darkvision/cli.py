@@ -297,14 +297,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=_evaluate)
+    for command in sub.choices.values():  # after the subcommand, where people type it
+        command.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    for command in parser._subparsers._group_actions[0].choices.values():
-        command.add_argument("--debug", action="store_true", help="show the full traceback of an error")
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     from .core.errors import DarkvisionError
 
     try:
