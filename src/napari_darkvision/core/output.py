@@ -50,6 +50,14 @@ def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
 def check_output(target: str | os.PathLike, *, sources: Iterable[str | os.PathLike] = (), overwrite: bool = False,
                  formats: Iterable[str] = OUTPUT_FORMATS) -> Path:  # fmt: skip
     """Validate `target` before work starts; returns it as a Path, or raises OutputError."""
+    path = _check_target(target, sources, overwrite, formats)
+    handle, probe = _temporary_beside(path)
+    os.close(handle)
+    os.unlink(probe)
+    return path
+
+
+def _check_target(target, sources, overwrite: bool, formats) -> Path:
     path = Path(target)
     output_format(path, formats)
     for source in sources:
@@ -61,18 +69,20 @@ def check_output(target: str | os.PathLike, *, sources: Iterable[str | os.PathLi
         raise OutputError(f"Output {os.fspath(path)!r} is a directory: give a file name.")
     if os.path.lexists(path) and not overwrite:
         raise OutputExistsError(f"{os.fspath(path)} exists; pass --overwrite (overwrite=True) to replace it.")
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise OutputError(f"Output folder {os.fspath(folder)!r} does not exist.")
-    try:  # the real test: os.access says yes to root on a read-only file system
-        handle, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=PARTIAL_SUFFIX, dir=folder)
+    if not path.parent.is_dir():
+        raise OutputError(f"Output folder {os.fspath(path.parent)!r} does not exist.")
+    return path
+
+
+def _temporary_beside(path: Path) -> tuple[int, str]:
+    """A new hidden temporary file in the target's folder: also the real test that the folder
+    takes files (os.access says yes to root on a read-only file system)."""
+    try:
+        return tempfile.mkstemp(prefix=f".{path.name}.", suffix=PARTIAL_SUFFIX, dir=path.parent)
     except OSError as err:
         raise OutputError(
-            f"Cannot write to the folder {os.fspath(folder)!r}: {err.strerror or err}."
+            f"Cannot write to the folder {os.fspath(path.parent)!r}: {err.strerror or err}."
         ) from None
-    os.close(handle)
-    os.unlink(probe)
-    return path
 
 
 def write_atomically(target: str | os.PathLike, write: Callable[[str], None], *, overwrite: bool = False,
@@ -83,10 +93,8 @@ def write_atomically(target: str | os.PathLike, write: Callable[[str], None], *,
     Checks the target first (:func:`check_output`). Whatever goes wrong while writing, disk full
     or KeyboardInterrupt included, the temporary file is removed and `target` is as it was."""
     sources = list(sources)
-    path = check_output(target, sources=sources, overwrite=overwrite, formats=formats)
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=PARTIAL_SUFFIX, dir=path.parent or "."
-    )
+    path = _check_target(target, sources, overwrite, formats)
+    handle, temporary = _temporary_beside(path)
     os.close(handle)
     try:
         try:
