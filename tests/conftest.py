@@ -1,5 +1,5 @@
-"""Fixtures: small synthetic DNGs, a recorder of napari notifications, small photos to train on
-(the helpers they use, paths and the synthetic raw, are in helpers.py).
+"""Fixtures: small synthetic DNGs, a recorder of napari notifications, small photos to train on.
+Shared helpers (paths, the synthetic raw) are in helpers.py: ``from helpers import ...``.
 
 Tests marked ``napari`` open a viewer; they need a display, so run the suite as
 ``xvfb-run -a python -m pytest`` (the offscreen Qt platform crashes on image layers). Without a
@@ -13,32 +13,9 @@ import sys
 import numpy as np
 import pytest
 
-# Re-exported while test modules move to ``from helpers import ...``; new code imports helpers.
-from helpers import (
-    BLACK,
-    CLEAN_REFERENCE,
-    ROOT,
-    SAMPLE,
-    SHARED_RAW,
-    SMALL_SHAPE,
-    WHITE,
-    shared_files,
-    synthetic_raw,
-)
+from helpers import SMALL_SHAPE, synthetic_raw
 from napari_darkvision._display import has_display
 from napari_darkvision.core.dng import write_dng
-
-__all__ = [
-    "BLACK",
-    "CLEAN_REFERENCE",
-    "ROOT",
-    "SAMPLE",
-    "SHARED_RAW",
-    "SMALL_SHAPE",
-    "WHITE",
-    "shared_files",
-    "synthetic_raw",
-]
 
 
 @pytest.fixture

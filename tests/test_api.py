@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import napari_darkvision as dv
-from conftest import CLEAN_REFERENCE, SAMPLE, synthetic_raw
+from helpers import CLEAN_REFERENCE, SAMPLE, synthetic_raw
 from napari_darkvision.core.pipeline import EnhanceError, auto_ratio, enhance_steps, validate_ratio
 from napari_darkvision.core.raw import pack, unpack
 from napari_darkvision.core.render import render

@@ -11,7 +11,7 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import SAMPLE, shared_files
+from helpers import SAMPLE, shared_files
 from napari_darkvision._reader import NO_LAYERS, napari_get_reader
 from napari_darkvision._widget import EnhanceWidget
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from conftest import SAMPLE
+from helpers import SAMPLE
 from napari_darkvision.cli import main
 
 

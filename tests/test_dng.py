@@ -20,7 +20,7 @@ import pytest
 import rawpy
 import tifffile
 
-from conftest import BLACK, shared_files
+from helpers import BLACK, shared_files
 from napari_darkvision.core.dng import write_dng
 from napari_darkvision.core.raw import BAYER_LAYOUTS, RawImage, mosaic_from_packed, read_raw
 from napari_darkvision.core.render import render

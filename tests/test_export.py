@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import synthetic_raw
+from helpers import synthetic_raw
 from napari_darkvision import _writer
 from napari_darkvision.core import dng
 from napari_darkvision.core.errors import OutputError

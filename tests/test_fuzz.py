@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from conftest import synthetic_raw
+from helpers import synthetic_raw
 from napari_darkvision.core.dng import write_dng
 
 SEED = 20261202

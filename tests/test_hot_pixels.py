@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from conftest import synthetic_raw
+from helpers import synthetic_raw
 from napari_darkvision.core import hot_pixels
 from napari_darkvision.core.hot_pixels import replace_hot_pixels
 from napari_darkvision.core.raw import channel_positions

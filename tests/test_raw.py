@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from conftest import BLACK, WHITE, shared_files, synthetic_raw
+from helpers import BLACK, WHITE, shared_files, synthetic_raw
 from napari_darkvision.core.raw import (
     BAYER_LAYOUTS,
     RawImage,

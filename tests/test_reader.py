@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import BLACK, WHITE, shared_files
+from helpers import BLACK, WHITE, shared_files
 from napari_darkvision._reader import napari_get_reader
 from napari_darkvision.core.raw import BAYER_LAYOUTS, RAW_EXTENSIONS, read_raw
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import SAMPLE, synthetic_raw
+from helpers import SAMPLE, synthetic_raw
 from napari_darkvision import cli
 from napari_darkvision.core import output
 from napari_darkvision.core.errors import (

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import rawpy
 
-from conftest import SHARED_RAW, synthetic_raw
+from helpers import SHARED_RAW, synthetic_raw
 from napari_darkvision.core.raw import pack, read_raw, unpack
 from napari_darkvision.core.render import LIBRAW_OPTIONS, quick_render, render, stretch
 

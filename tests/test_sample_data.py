@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import SAMPLE
+from helpers import SAMPLE
 from napari_darkvision._reader import read_raw_layer
 from napari_darkvision._sample_data import dark_sample
 

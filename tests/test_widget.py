@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import CLEAN_REFERENCE, SAMPLE
+from helpers import CLEAN_REFERENCE, SAMPLE
 from napari_darkvision._widget import EnhanceWidget
 from napari_darkvision.core.pipeline import cached_model, estimate_ratio
 from napari_darkvision.core.raw import pack, read_raw, unpack
