@@ -8,6 +8,7 @@ display they are skipped rather than crashing the run.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import numpy as np
@@ -16,6 +17,10 @@ import pytest
 from helpers import SMALL_SHAPE, synthetic_raw
 from napari_darkvision._display import has_display
 from napari_darkvision.core.dng import write_dng
+
+# make_napari_viewer fails a test that leaves a top-level Qt widget behind (napari's own strict
+# mode, read when a viewer is made); NAPARI_STRICT_QT= (empty) in the environment turns it off
+os.environ.setdefault("NAPARI_STRICT_QT", "raise")
 
 
 @pytest.fixture

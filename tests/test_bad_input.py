@@ -25,6 +25,13 @@ def errors(notifications) -> list[str]:
     return [str(n.message) for n in notifications if str(n.severity) in ("error", "ERROR")]
 
 
+def docked(viewer) -> EnhanceWidget:
+    """The widget as napari shows it, docked: the viewer closes it with itself (no leak)."""
+    widget = EnhanceWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="Enhance")
+    return widget
+
+
 def open_refused(viewer, path, notifications) -> str:
     """Open `path` with our reader; check that nothing was added and return the message shown."""
     before = len(viewer.layers)
@@ -88,7 +95,7 @@ def viewer_with_raw(make_napari_viewer, make_dng):
     viewer = make_napari_viewer()
     path, _ = make_dng()
     (layer,) = viewer.open(path, plugin="napari-darkvision")
-    widget = EnhanceWidget(viewer)
+    widget = docked(viewer)
     return viewer, widget, layer
 
 
@@ -127,7 +134,7 @@ def test_widget_on_layer_without_raw_metadata(make_napari_viewer, notifications)
     viewer = make_napari_viewer()
     plain = viewer.add_image(np.full((64, 96), 700, dtype=np.uint16), name="plain")
     data = plain.data.copy()
-    widget = EnhanceWidget(viewer)
+    widget = docked(viewer)
     assert widget.layer.choices == ()  # only raw layers are offered
     assert widget.start() is None  # nothing chosen
     assert widget.start(layer=plain) is None  # forced by a script
@@ -185,7 +192,7 @@ def test_enhancing_leaves_the_source_file_alone(make_napari_viewer, tmp_path, qt
     viewer = make_napari_viewer()
     (layer,) = viewer.open(path, plugin="napari-darkvision")
     data = layer.data.copy()
-    widget = EnhanceWidget(viewer)
+    widget = docked(viewer)
     widget.start(ratio=100)
     qtbot.waitUntil(lambda: widget.worker is None, timeout=120_000)
     assert widget.last_result_layer is not None
