@@ -103,7 +103,7 @@ class Cluster:
         from distributed import Client
 
         address_file = self.folder / "scheduler.json"
-        log = open(self.folder / "cluster.log", "ab")  # noqa: SIM115 (the processes write to it)
+        log = open(self.folder / "cluster.log", "ab")  # left open: the processes write to it
         common = dict(cwd=self.folder, env=CHILD_ENV, stdout=log, stderr=subprocess.STDOUT)
         self.processes.append(subprocess.Popen([DASK, "scheduler", "--host", "127.0.0.1", "--port", "0",
                                                 "--no-dashboard", "--scheduler-file", address_file], **common))  # fmt: skip

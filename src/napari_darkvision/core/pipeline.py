@@ -22,14 +22,14 @@ from functools import lru_cache
 #: the user wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from .errors import EnhanceError  # noqa: E402
-from .progress import Progress, Stage, run_to_end  # noqa: E402
-from .raw import RawImage, pack, read_raw, unpack, validate_raw  # noqa: E402
-from .render import render  # noqa: E402
-from .render import stretch as stretch_image  # noqa: E402
-from .tiling import DEFAULT_OVERLAP, DEFAULT_TILE  # noqa: E402
+from .errors import EnhanceError
+from .progress import Progress, Stage, run_to_end
+from .raw import RawImage, pack, read_raw, unpack, validate_raw
+from .render import render
+from .render import stretch as stretch_image
+from .tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 
 #: Accepted exposure ratios; SID uses 100-300. Larger ratios only amplify noise.
 MIN_RATIO, MAX_RATIO = 1.0, 3000.0
@@ -152,12 +152,20 @@ def _load_model(identity: tuple, device: str | None):
     return load_model(identity[0], device)
 
 
-def enhance_steps(source: RawImage | str | os.PathLike, ratio: float | str | None = "auto",
-                  stretch: bool = False, weights: str | None = None, device: str | None = None,
-                  tile: int = DEFAULT_TILE, overlap: int = DEFAULT_OVERLAP,
-                  sensor_orientation: bool = False, precision: str = "auto",
-                  strength: float = 1.0, profile=None,
-                  hot_pixels: bool = True) -> Generator[Progress, None, Enhanced]:  # fmt: skip
+def enhance_steps(
+    source: RawImage | str | os.PathLike,
+    ratio: float | str | None = "auto",
+    stretch: bool = False,
+    weights: str | None = None,
+    device: str | None = None,
+    tile: int = DEFAULT_TILE,
+    overlap: int = DEFAULT_OVERLAP,
+    sensor_orientation: bool = False,
+    precision: str = "auto",
+    strength: float = 1.0,
+    profile=None,
+    hot_pixels: bool = True,
+) -> Generator[Progress, None, Enhanced]:
     """Enhance step by step: a generator of :class:`Progress` events that returns the result.
 
     Parameters
@@ -301,8 +309,13 @@ def _model_metadata(model, precision: str) -> dict:
     }
 
 
-def enhance(source: RawImage | str | os.PathLike, ratio: float | str | None = "auto",
-            stretch: bool = False, weights: str | None = None, device: str | None = None,
-            **options) -> np.ndarray:  # fmt: skip
+def enhance(
+    source: RawImage | str | os.PathLike,
+    ratio: float | str | None = "auto",
+    stretch: bool = False,
+    weights: str | None = None,
+    device: str | None = None,
+    **options,
+) -> np.ndarray:
     """Enhance a dark raw (path or :class:`RawImage`) and return (H, W, 3) uint16 sRGB."""
     return run_to_end(enhance_steps(source, ratio, stretch, weights, device, **options)).image
