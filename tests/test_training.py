@@ -270,3 +270,41 @@ def test_srgb_loss_renders_each_pair_as_the_evaluation_does():
     looks = [CameraLook(np.array([red, 1.0, 1.5, 1.0]), np.eye(3)).packed_to_rgb() for red in (1.0, 2.5)]
     costs = [_loss(off_in_red, target, "log-l1+srgb", torch.from_numpy(m)[None]) for m in looks]
     assert costs[1] > costs[0]
+
+
+def test_training_pairs_with_sensor_defects_are_deterministic_and_off_by_default(tmp_path, monkeypatch):
+    """--defects F: about F of the pairs come from a sensor with defects, the same ones for the
+    same seed; at 0 the pairs are those of before (no random draw added)."""
+    from napari_darkvision.training import defects
+    from napari_darkvision.training.datasets import PhotoPairs
+    from napari_darkvision.training.synth import NoiseModel
+
+    rgb = np.random.default_rng(0).integers(0, 255, (192, 192, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "photo.png")
+    eld = str(__import__("importlib.resources").resources.files("napari_darkvision.training") / "data")
+    noise_model = NoiseModel.from_files(eld + "/eld_camera_params.json")
+
+    def source(fraction=None):
+        extra = {} if fraction is None else {"defects": fraction}
+        return PhotoPairs([tmp_path / "photo.png"], noise_model, crop=128, **extra)
+
+    plain, every = source(), source(1.0)
+    for seed in range(3):
+        a, b = plain.sample(np.random.default_rng(seed)), source(0.0).sample(np.random.default_rng(seed))
+        assert np.array_equal(a.noisy, b.noisy) and np.array_equal(a.clean, b.clean)
+        a, b = every.sample(np.random.default_rng(seed)), every.sample(np.random.default_rng(seed))
+        assert np.array_equal(a.noisy, b.noisy) and np.array_equal(a.clean, b.clean)
+    sensors = []
+    real_add_defects = defects.add_defects
+    monkeypatch.setattr(
+        defects, "add_defects", lambda short, *args: sensors.append(args[1]) or real_add_defects(short, *args)
+    )
+    for fraction, low, high in [(0.0, 0, 0), (0.5, 20, 44), (1.0, 64, 64)]:
+        sensors.clear()
+        pairs = source(fraction)
+        for seed in range(64):
+            pairs.sample(np.random.default_rng(seed))
+        assert low <= len(sensors) <= high
+        assert all(isinstance(s, defects.SensorDefects) for s in sensors)
+    with pytest.raises(ValueError, match="fraction"):
+        source(1.5)

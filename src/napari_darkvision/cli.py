@@ -161,7 +161,7 @@ def _train(args) -> int:
                         batch=args.batch, crop=args.crop, lr=args.lr, seed=args.seed, device=args.device,
                         val_every=args.val_every, threads=args.threads,
                         session_steps=args.session_steps, init=args.init, loss=args.loss,
-                        workers=args.workers, ema=args.ema)  # fmt: skip
+                        workers=args.workers, ema=args.ema, defects=args.defects)  # fmt: skip
     summary = train(opts, resume=args.resume, progress=not args.quiet)
     print(f"trained {summary['steps']} steps in {summary['elapsed_s']:.0f} s on {summary['device']}; "
           f"best validation PSNR (raw) {summary['best_val_psnr_raw']:.2f} dB; weights in {args.out}")  # fmt: skip
@@ -275,6 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ema", type=float, default=0.0,
                    help="keep an exponential moving average of the weights with this decay (e.g. 0.999) "
                         "and validate and save it")  # fmt: skip
+    p.add_argument("--defects", type=float, default=0.0, metavar="FRACTION",
+                   help="fraction of synthetic pairs from a sensor with defects: hot and stuck pixels, "
+                        "column banding, a 12-bit converter (e.g. 0.5)")  # fmt: skip
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=_train)
 

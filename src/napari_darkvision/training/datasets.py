@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.raw import RawImage, pack, read_raw
+from .defects import SensorDefects
 from .synth import CameraLook, NoiseModel, Pair, make_pair, random_look, unprocess
 
 PHOTO_EXTENSIONS = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp"}
@@ -56,14 +57,27 @@ class PhotoPairs(PairSource):
     Most of a wallpaper is sky and gradients: crops drawn uniformly taught every network to
     blur texture, even in clean input. So half the crops are the most detailed of
     `candidates` random ones, and half are taken from the photo shrunk by up to 2x, which
-    packs more detail into each pixel."""
+    packs more detail into each pixel.
 
-    def __init__(self, paths: list[Path], noise_model: NoiseModel, crop: int = 256, candidates: int = 4):
+    `defects` is the fraction of pairs whose sensor has defects (hot and stuck pixels, column
+    banding, a 12-bit converter: :meth:`.defects.SensorDefects.random`)."""
+
+    def __init__(
+        self,
+        paths: list[Path],
+        noise_model: NoiseModel,
+        crop: int = 256,
+        candidates: int = 4,
+        defects: float = 0.0,
+    ):
+        if not 0.0 <= defects <= 1.0:
+            raise ValueError(f"defects is a fraction of the pairs, 0 to 1, not {defects}")
         self.images = [load_photo(p) for p in paths]
         self.names = [p.name for p in paths]
         self.noise_model = noise_model
         self.crop = crop
         self.candidates = candidates
+        self.defects = defects
 
     def _crop(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         h, w = image.shape[:2]
@@ -89,7 +103,10 @@ class PhotoPairs(PairSource):
         if rng.uniform() < 0.5:
             rgb = rgb[:, ::-1]
         look = random_look(rng)
-        return make_pair(unprocess(rgb, look), look, self.noise_model, rng)
+        sensor = None
+        if self.defects and rng.uniform() < self.defects:
+            sensor = SensorDefects.random(rng)
+        return make_pair(unprocess(rgb, look), look, self.noise_model, rng, defects=sensor)
 
 
 def _detail(rgb: np.ndarray) -> float:

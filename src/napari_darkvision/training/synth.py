@@ -18,8 +18,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .defects import SensorDefects
 
 #: camera -> linear sRGB matrices of real cameras. The first six were read with rawpy from the
 #: files in ../shared/raw (LibRaw's tables or the DNG ColorMatrix tags); the Sony A7S (also
@@ -314,10 +318,17 @@ def make_pair(
     rng: np.random.Generator,
     ratio: float | None = None,
     camera: str | None = None,
+    defects: SensorDefects | None = None,
 ) -> Pair:
+    """A noisy/clean pair from a clean packed image; `defects` adds sensor defects to the short
+    exposure before it is amplified, as a real sensor would."""
     if ratio is None:
         lo, hi = TRAIN_RATIO_RANGE
         ratio = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
     noise = noise_model.sample(rng, camera)
     short = short_exposure(clean, ratio, noise, rng)
+    if defects is not None:
+        from .defects import add_defects
+
+        short = add_defects(short, noise, defects, rng)
     return Pair(amplify(short, ratio), clean, ratio, noise, look)

@@ -52,6 +52,7 @@ class TrainOptions:
     loss: str = "log-l1+srgb"  # one of LOSSES, see _loss (which release used which: the model card)
     workers: int = 0  # processes making the training pairs (0: the training process itself)
     ema: float = 0.0  # decay of an exponential moving average of the weights (0: none)
+    defects: float = 0.0  # fraction of synthetic pairs from a sensor with defects (training.defects)
 
 
 LOSSES = ("log-l1+srgb", "log-l1+gamma", "l1+gamma", "l1")
@@ -123,7 +124,7 @@ def build_sources(opts: TrainOptions):
     )
     if opts.photos:
         train_paths, val_paths = split_photos(list_photos(opts.photos))
-        source = PhotoPairs(train_paths, noise_model, crop=opts.crop)
+        source = PhotoPairs(train_paths, noise_model, crop=opts.crop, defects=opts.defects)
         per_photo = 3
         val = photo_validation(val_paths[: max(1, opts.val_items // per_photo)], noise_model, crop=256)
         return source, val
