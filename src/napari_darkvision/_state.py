@@ -64,8 +64,11 @@ def profile_path(value) -> str | None:
     return path
 
 
-def raw_from_layer(layer) -> RawImage:
-    """Rebuild the RawImage from a layer (on its own copy); RawReadError, for a person, if it cannot be."""
+def raw_from_layer(layer, copy: bool = True) -> RawImage:
+    """Rebuild the RawImage from a layer; RawReadError, for a person, if it cannot be.
+
+    With `copy` it holds its own copy of the pixels; without, the layer's array, for a thread
+    worker to copy (:func:`~._worker.own_pixels`) so that the viewer does not wait for it."""
     if layer is None:
         raise RawReadError(
             "No raw layer to enhance: open a camera raw file with the napari-darkvision reader first."
@@ -80,8 +83,8 @@ def raw_from_layer(layer) -> RawImage:
             f"Layer {layer.name!r} has damaged raw metadata ({type(err).__name__}: {err}): "
             "open the raw file again with the napari-darkvision reader."
         ) from err
-    # the widget runs on its own copy: the user may edit or delete the layer while it runs
-    raw.mosaic = np.array(raw.mosaic, copy=True)
+    if copy:  # the user may edit or delete the layer while a run goes
+        raw.mosaic = np.array(raw.mosaic, copy=True)
     return raw
 
 

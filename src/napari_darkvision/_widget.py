@@ -268,7 +268,7 @@ class EnhanceWidget(LivePreview, Container):
         from .core.parameters import check_flag, check_strength
 
         layer = self.layer.value if layer is None else layer
-        raw = raw_from_layer(layer)
+        raw = raw_from_layer(layer, copy=False)  # the worker copies what it needs, off the GUI thread
         if ratio is None:
             chosen = requested_ratio(self.ratio_preset.value, self.ratio.value)
         else:

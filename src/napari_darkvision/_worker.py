@@ -16,6 +16,7 @@ import logging
 import time
 from dataclasses import dataclass, replace
 
+import numpy as np
 from napari.qt.threading import thread_worker
 
 from ._state import EnhanceRequest, preview_box
@@ -95,10 +96,17 @@ def reblend(cached: Enhanced, strength: float, stretch: bool) -> Enhanced:
     return replace(cached, image=image, metadata=metadata, mosaic=mosaic)
 
 
+def own_pixels(raw, box: tuple | None = None):
+    """`raw` on a copy of its pixels (of `box` only, where given): the user may edit or delete the
+    layer while a run goes; the copy is made here, in the worker, not on the viewer's thread."""
+    mosaic = raw.mosaic if box is None else raw.mosaic[box[0] : box[1], box[2] : box[3]]
+    return dataclasses.replace(raw, mosaic=np.array(mosaic, copy=True))
+
+
 def _steps(request: EnhanceRequest, device: str | None):
     options = {"profile": request.profile} if request.profile else {}
     return enhance_steps(
-        request.raw,
+        own_pixels(request.raw),
         ratio=request.ratio,
         stretch=request.stretch,
         weights=request.weights,
@@ -138,9 +146,8 @@ def run_preview(request: EnhanceRequest, device: str | None = None, box: tuple |
         if cached is not None and cached.key == key:
             return Preview(reblend(cached.result, request.strength, request.stretch), box, key)
         ratio, reason = preview_ratio(request)
-        top, bottom, left, right = box
         # no path: LibRaw renders the region from a temporary DNG, never from the source file
-        crop = dataclasses.replace(request.raw, mosaic=request.raw.mosaic[top:bottom, left:right], path="")
+        crop = dataclasses.replace(own_pixels(request.raw, box), path="")
         result = run_to_end(_steps(replace(request, raw=crop, ratio=ratio), device))
     except Exception as err:  # noqa: BLE001 - a preview must never raise into napari
         return failure(request, err)
