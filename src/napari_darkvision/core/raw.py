@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .errors import MissingInputError, RawReadError
+from .tiff_tags import camera_and_exposure, check_data_declared
 
 #: Extensions of the Bayer raw formats LibRaw reads (lower case, no dot).
 RAW_EXTENSIONS = (
@@ -133,58 +134,75 @@ def rgb_from_camera_matrix(rgb_cam: np.ndarray | None, cam_xyz: np.ndarray | Non
 
 
 def read_raw(path: str | os.PathLike) -> RawImage:
-    """Read a Bayer camera raw file with LibRaw; raise :class:`RawReadError` if it is not one."""
-    import rawpy
+    """Read a Bayer camera raw file with LibRaw.
 
-    from .metadata import read_dng_tags, read_exif
+    Parameters
+    ----------
+    path
+        A camera raw file (ARW, NEF, CR2, DNG, RAF, ORF, RW2, ...: :data:`RAW_EXTENSIONS`).
 
+    Returns
+    -------
+    RawImage
+        The visible mosaic as recorded, its levels, white balance (G1 = 1), colour matrix,
+        orientation and the photo's metadata.
+
+    Raises
+    ------
+    MissingInputError
+        Where there is no file at `path` (or a folder).
+    RawReadError
+        Where the file is not a 2x2 Bayer raw LibRaw can read, or holds no usable image.
+    """
     path = os.fspath(path)
     if not os.path.isfile(path):
         what = "is a folder, not a raw file" if os.path.isdir(path) else "does not exist"
         raise MissingInputError(f"{path} {what}.")
+    name = os.path.basename(path)
+    raw = _read_with_libraw(path, name)
+    check_data_declared(path, name)
+    _check_plausible(raw.mosaic, raw.black_level, raw.white_level, name)
+    raw.camera_wb = _normalised_wb(raw.camera_wb)
+    return raw
+
+
+def _read_with_libraw(path: str, name: str) -> RawImage:
+    """The raw as LibRaw and the file's tags give it (the camera's white balance as recorded);
+    :class:`RawReadError`, for a person, where LibRaw cannot read the file."""
+    import rawpy
+
     try:
         with rawpy.imread(path) as raw:
-            if raw.raw_type != rawpy.RawType.Flat or raw.raw_pattern is None:
-                raise RawReadError(
-                    f"{os.path.basename(path)} is not a Bayer mosaic ({raw.raw_type.name} raw, "
-                    "e.g. a film scan, X-Trans, Foveon, monochrome or an already demosaiced "
-                    "file): napari-darkvision only supports Bayer sensors."
-                )
-            try:
-                cfa = bayer_layout(raw.raw_pattern, raw.color_desc)
-            except RawReadError as err:
-                raise RawReadError(
-                    f"{os.path.basename(path)} is not supported: {err}. napari-darkvision works on "
-                    f"2x2 Bayer sensors ({', '.join(BAYER_LAYOUTS)})."
-                ) from None
-            mosaic = np.array(raw.raw_image_visible, dtype=np.uint16, copy=True)
-            per_index = list(raw.black_level_per_channel)
-            pattern = np.asarray(raw.raw_pattern)[:2, :2]
-            positions = channel_positions(cfa)
-            black = tuple(float(per_index[int(pattern[r, c])]) for r, c in positions)
-            wb_index = list(raw.camera_whitebalance)
-            if wb_index[3] == 0:
-                wb_index[3] = wb_index[1]
-            wb = tuple(float(wb_index[int(pattern[r, c])]) for r, c in positions)
-            rgb_cam = rgb_from_camera_matrix(raw.color_matrix, raw.rgb_xyz_matrix)
-            white = float(raw.white_level)
-            iso, exposure, make, model = _exif(raw, path)
-            orientation = int(raw.sizes.flip)
-            exif, dng_tags = read_exif(raw, path), read_dng_tags(raw, path)
+            return _from_libraw(raw, path, name)
     except RawReadError:
         raise
     except rawpy.LibRawError as err:
         raise RawReadError(
-            f"LibRaw cannot read {os.path.basename(path)}: it is not a supported camera raw file "
+            f"LibRaw cannot read {name}: it is not a supported camera raw file "
             f"or it is damaged ({type(err).__name__}: {err})."
         ) from err
     except (OSError, ValueError) as err:
-        raise RawReadError(f"Cannot read {os.path.basename(path)}: {err}") from err
-    _check_data_declared(path, os.path.basename(path))
-    _check_plausible(mosaic, black, white, os.path.basename(path))
-    if wb[1] <= 0 or min(wb) <= 0:
-        wb = (2.0, 1.0, 1.6, 1.0)  # no usable camera white balance: a daylight-ish guess
-    wb = tuple(w / wb[1] for w in wb)
+        raise RawReadError(f"Cannot read {name}: {err}") from err
+
+
+def _from_libraw(raw, path: str, name: str) -> RawImage:
+    """An open rawpy image as a RawImage, levels and white balance in packed order R, G1, B, G2."""
+    from .metadata import read_dng_tags, read_exif
+
+    cfa = _bayer_cfa(raw, name)
+    mosaic = np.array(raw.raw_image_visible, dtype=np.uint16, copy=True)
+    pattern = np.asarray(raw.raw_pattern)[:2, :2]
+    positions = channel_positions(cfa)
+    black = tuple(float(v) for v in _in_packed_order(raw.black_level_per_channel, pattern, positions))
+    wb_index = list(raw.camera_whitebalance)
+    if wb_index[3] == 0:
+        wb_index[3] = wb_index[1]
+    wb = tuple(float(v) for v in _in_packed_order(wb_index, pattern, positions))
+    rgb_cam = rgb_from_camera_matrix(raw.color_matrix, raw.rgb_xyz_matrix)
+    white = float(raw.white_level)
+    iso, exposure, make, model = camera_and_exposure(raw, path)
+    orientation = int(raw.sizes.flip)
+    exif, dng_tags = read_exif(raw, path), read_dng_tags(raw, path)
     return RawImage(
         mosaic=mosaic,
         cfa=cfa,
@@ -203,72 +221,35 @@ def read_raw(path: str | os.PathLike) -> RawImage:
     )
 
 
-def _exif(raw, path: str) -> tuple[float, float, str, str]:
-    """ISO and exposure time from LibRaw; make and model from the TIFF tags (rawpy 0.28 does not
-    expose them), which most raw formats and all DNGs carry."""
-    other = getattr(raw, "other", None)
-    iso = float(getattr(other, "iso_speed", 0.0) or 0.0)
-    exposure = float(getattr(other, "shutter_speed", 0.0) or 0.0)
-    make = model = ""
+def _bayer_cfa(raw, name: str) -> str:
+    """The 2x2 layout of an open rawpy image; RawReadError, for a person, for any other sensor."""
+    import rawpy
+
+    if raw.raw_type != rawpy.RawType.Flat or raw.raw_pattern is None:
+        raise RawReadError(
+            f"{name} is not a Bayer mosaic ({raw.raw_type.name} raw, "
+            "e.g. a film scan, X-Trans, Foveon, monochrome or an already demosaiced "
+            "file): napari-darkvision only supports Bayer sensors."
+        )
     try:
-        import tifffile
-
-        with tifffile.TiffFile(path) as tif:
-            tags = tif.pages[0].tags
-            make = str(_tag(tags, "Make") or "").strip()
-            model = str(_tag(tags, "Model") or _tag(tags, "UniqueCameraModel") or "").strip()
-            exif = _tag(tags, "ExifTag") or {}
-            if not iso:
-                iso = float(_first(exif.get("ISOSpeedRatings") or _tag(tags, "ISOSpeedRatings") or 0))
-            if not exposure:
-                value = exif.get("ExposureTime") or _tag(tags, "ExposureTime") or 0
-                exposure = value[0] / value[1] if isinstance(value, tuple) else float(value)
-    except Exception:  # noqa: BLE001 - not every raw is a TIFF; make and model are a nicety
-        pass
-    return iso, exposure, make, model
+        return bayer_layout(raw.raw_pattern, raw.color_desc)
+    except RawReadError as err:
+        raise RawReadError(
+            f"{name} is not supported: {err}. napari-darkvision works on "
+            f"2x2 Bayer sensors ({', '.join(BAYER_LAYOUTS)})."
+        ) from None
 
 
-def _first(value):
-    return value[0] if isinstance(value, tuple | list) else value
+def _in_packed_order(per_index, pattern: np.ndarray, positions) -> list:
+    """LibRaw's per-colour-index values (black levels, white balance) for R, G1, B, G2."""
+    return [per_index[int(pattern[r, c])] for r, c in positions]
 
 
-def _tag(tags, name):
-    tag = tags.get(name)
-    return None if tag is None else tag.value
-
-
-#: Fewer bytes than this per pixel cannot hold a raw image, even compressed (0.5 bit per pixel).
-MIN_BYTES_PER_PIXEL = 1 / 16
-
-
-def _check_data_declared(path: str, name: str) -> None:
-    """For TIFF-based raws (DNG, NEF, ARW, PEF...): the sensor data the file declares is there.
-
-    LibRaw decodes a pruned compressed raw (image data cut to a few bytes, as in metadata-only
-    test files) without an error, into a buffer it never fills: the "image" is then whatever
-    that memory held before (often the previous raw read in the process), levels included."""
-    try:
-        import tifffile
-
-        size = os.path.getsize(path)
-        with tifffile.TiffFile(path) as tif:
-            pages = list(tif.pages)
-            pages += [sub for page in tif.pages for sub in (page.pages or [])]
-            for page in pages:
-                if page.photometric != 32803:  # CFA: the sensor data
-                    continue
-                counts = [int(c) for c in page.databytecounts]
-                ends = [int(o) + c for o, c in zip(page.dataoffsets, counts, strict=False)]
-                pixels = int(page.imagelength) * int(page.imagewidth)
-                if sum(counts) < pixels * MIN_BYTES_PER_PIXEL or max(ends, default=size + 1) > size:
-                    raise RawReadError(
-                        f"{name} has no image data ({sum(counts)} bytes for {pixels} pixels): the "
-                        "file is truncated or holds metadata only."
-                    )
-    except RawReadError:
-        raise
-    except Exception:  # noqa: BLE001 - not every raw is a TIFF: LibRaw's own checks stand
-        pass
+def _normalised_wb(wb: tuple[float, ...]) -> tuple[float, ...]:
+    """White balance multipliers with G1 = 1 (a daylight guess where the camera's are unusable)."""
+    if wb[1] <= 0 or min(wb) <= 0:
+        wb = (2.0, 1.0, 1.6, 1.0)
+    return tuple(w / wb[1] for w in wb)
 
 
 #: LibRaw renders nothing smaller (it needs 22 pixels a side); a margin for demosaicing.
@@ -337,9 +318,16 @@ def validate_raw(raw: RawImage) -> RawImage:
             f"{name}: orientation must be one of LibRaw's flip codes 0-7, not {raw.orientation!r}."
         )
     _check_plausible(mosaic, black, white, name)
-    return dataclasses.replace(raw, mosaic=mosaic.astype(np.uint16, copy=False), black_level=black,
-                               white_level=white, camera_wb=wb, rgb_from_camera=matrix, iso=iso,
-                               exposure_time=exposure)  # fmt: skip
+    return dataclasses.replace(
+        raw,
+        mosaic=mosaic.astype(np.uint16, copy=False),
+        black_level=black,
+        white_level=white,
+        camera_wb=wb,
+        rgb_from_camera=matrix,
+        iso=iso,
+        exposure_time=exposure,
+    )
 
 
 def even_crop(mosaic: np.ndarray) -> np.ndarray:
