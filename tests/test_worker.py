@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from helpers import synthetic_raw
 
 pytest.importorskip("qtpy", reason="the workers are napari thread workers (needs a Qt binding)")
