@@ -41,6 +41,53 @@ def calibrate(frames, flats=None, block: int = SHADING_BLOCK) -> CameraProfile:
             f"best); got {len(frames)}."
         )
     first = _as_raw(frames[0])
+    n = len(frames)
+    mean, pixel_var, row_var = _frame_statistics(frames, first)
+    rough_sigma = [math.sqrt(np.percentile(pixel_var[r::2, c::2], 99.0) / 3.0) for r, c in _cells(first)]
+    hot = _hot_pixels(mean, first.cfa, rough_sigma)
+    sigma, row_sigma = _read_noise(pixel_var, row_var, hot, first)
+    clean = _fill_hot(mean, hot, first.cfa)
+    grid, columns, rows = _fit_pattern(clean, first.cfa, block)
+    # what the frames' own noise puts into the offsets is shrunk away (Wiener): banding is kept
+    # where it stands out, not invented where a sensor has none
+    pixel = float(np.mean(np.square(sigma)))
+    columns = _shrink(columns, pixel / (first.shape[0] * n))
+    rows = _shrink(rows, (row_sigma**2 + pixel / first.shape[1]) / n)
+    profile = CameraProfile(
+        make=first.make,
+        model=first.model,
+        iso=float(first.iso),
+        exposure_time=float(first.exposure_time),
+        shape=tuple(first.shape),
+        cfa=first.cfa,
+        frames=n,
+        black_metadata=tuple(first.black_level),
+        black_measured=(0.0,) * 4,
+        white_level=float(first.white_level),
+        read_noise_dn=sigma,
+        row_noise_dn=row_sigma,
+        shading_grid=grid,
+        block=block,
+        column_offsets=columns,
+        row_offsets=rows,
+        hot_index=np.flatnonzero(hot).astype(np.int64),
+        offset_index=np.zeros(0, np.int64),
+        offset_value=np.zeros(0, np.float32),
+    )
+    profile.offset_index, profile.offset_value = _own_offsets(
+        clean - profile.dark_level(), hot, sigma, n, first
+    )
+    dark = profile.dark_level()
+    dark[hot] = np.nan
+    profile.black_measured = tuple(float(np.nanmean(dark[r::2, c::2])) for r, c in _cells(first))
+    if flats:
+        profile.gain = _gain(list(flats), first, profile)
+    return profile
+
+
+def _frame_statistics(frames: list, first: RawImage) -> tuple[np.ndarray, np.ndarray, float]:
+    """The mean dark frame, each pixel's temporal variance (row noise included) and the variance of
+    the row means, in one pass over the frames (each checked against the first)."""
     total = np.zeros(first.shape, dtype=np.float64)
     squares = np.zeros(first.shape, dtype=np.float64)
     row_means = []
@@ -53,42 +100,20 @@ def calibrate(frames, flats=None, block: int = SHADING_BLOCK) -> CameraProfile:
         row_means.append(frame.mean(axis=1))
     n = len(frames)
     mean = total / n
-    pixel_var = np.maximum(squares - total * mean, 0.0) / (n - 1)  # temporal, row noise included
+    pixel_var = np.maximum(squares - total * mean, 0.0) / (n - 1)
     del total, squares
     row_var = float(np.mean(np.var(np.stack(row_means), axis=0, ddof=1)))
-    rough_sigma = [math.sqrt(np.percentile(pixel_var[r::2, c::2], 99.0) / 3.0) for r, c in _cells(first)]
-    hot = _hot_pixels(mean, first.cfa, rough_sigma)
-    sigma, row_sigma = _read_noise(pixel_var, row_var, hot, first)
-    clean = _fill_hot(mean, hot, first.cfa)
-    grid, columns, rows = _fit_pattern(clean, first.cfa, block)
-    # what the frames' own noise puts into the offsets is shrunk away (Wiener): banding is kept
-    # where it stands out, not invented where a sensor has none
-    pixel = float(np.mean(np.square(sigma)))
-    columns = _shrink(columns, pixel / (first.shape[0] * n))
-    rows = _shrink(rows, (row_sigma**2 + pixel / first.shape[1]) / n)
-    profile = CameraProfile(
-        make=first.make, model=first.model, iso=float(first.iso), exposure_time=float(first.exposure_time),
-        shape=tuple(first.shape), cfa=first.cfa, frames=n, black_metadata=tuple(first.black_level),
-        black_measured=(0.0,) * 4, white_level=float(first.white_level), read_noise_dn=sigma,
-        row_noise_dn=row_sigma, shading_grid=grid, block=block, column_offsets=columns,
-        row_offsets=rows, hot_index=np.flatnonzero(hot).astype(np.int64),
-        offset_index=np.zeros(0, np.int64), offset_value=np.zeros(0, np.float32),
-    )  # fmt: skip
-    residual = clean - profile.dark_level()
+    return mean, pixel_var, row_var
+
+
+def _own_offsets(residual: np.ndarray, hot: np.ndarray, sigma, n: int, first: RawImage):
+    """The pixels whose residual dark level stands out of the mean frame's noise (hot ones
+    apart): their flat indices and offsets."""
     limit = np.zeros(first.shape, dtype=np.float32)
     for (r, c), s in zip(_cells(first), sigma, strict=True):
         limit[r::2, c::2] = OFFSET_SIGMAS * s / math.sqrt(n)
     own = np.flatnonzero((np.abs(residual) > limit) & ~hot)
-    profile.offset_index, profile.offset_value = (
-        own.astype(np.int64),
-        residual.ravel()[own].astype(np.float32),
-    )
-    dark = profile.dark_level()
-    dark[hot] = np.nan
-    profile.black_measured = tuple(float(np.nanmean(dark[r::2, c::2])) for r, c in _cells(first))
-    if flats:
-        profile.gain = _gain(list(flats), first, profile)
-    return profile
+    return own.astype(np.int64), residual.ravel()[own].astype(np.float32)
 
 
 def _as_raw(item) -> RawImage:
