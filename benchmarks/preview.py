@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import RATIO, RESULTS, SIZES, median, set_threads, synthetic_raw  # noqa: E402
+from common import RATIO, RESULTS, SIZES, median, set_threads, synthetic_raw
 
 SIDE = 1024  # a 1 MP view
 #: The issue's targets: a refresh of a 1 MP view, and the longest event-loop gap.
