@@ -223,22 +223,16 @@ def enhance_steps(
 
     import torch
 
-    from .tiling import resolve_precision, run_tiled
+    from .tiling import resolve_precision
 
     ratio_mode, reason = ("auto", "") if chosen is None else ("manual", "set by hand")
     if chosen is None:
         chosen, reason = estimate_ratio(raw)
     model = cached_model(os.fspath(weights) if weights else None, device)
-    model_device = next(model.parameters()).device
-    precision = resolve_precision(precision, model_device)
-    packed, noise, hot_count = _network_input(raw, chosen, profile_noise, hot_pixels)
-    clean = yield from run_tiled(
-        model, packed, tile=tile, overlap=overlap, device=model_device, precision=precision, noise=noise
+    precision = resolve_precision(precision, next(model.parameters()).device)
+    network_mosaic, hot_count = yield from _network_mosaic(
+        model, raw, chosen, profile_noise, hot_pixels, tile=tile, overlap=overlap, precision=precision
     )
-    del packed
-    network_mosaic = unpack(clean, raw)
-    del clean
-    network_mosaic.flags.writeable = False
     mosaic = blend_strength(network_mosaic, raw, chosen, strength)
     mosaic.flags.writeable = False  # shared by the result and the render: neither may change it
     yield Progress(Stage.RENDER, 0, 1)
@@ -296,6 +290,21 @@ def _network_input(raw: RawImage, ratio: float, profile_noise, hot_pixels: bool)
         noise = tuple(float(v[0]) for v in estimate_noise(torch.from_numpy(packed)[None]))
     packed, count = replace_hot_pixels(packed, noise)
     return packed, noise, count
+
+
+def _network_mosaic(model, raw: RawImage, ratio: float, profile_noise, hot_pixels: bool, **tiling):
+    """The network's mosaic (read-only) of `raw` amplified by `ratio`, and how many hot pixels
+    were replaced before it ran: a generator of the tiles' progress, as :func:`~.tiling.run_tiled`."""
+    from .tiling import run_tiled
+
+    packed, noise, hot_count = _network_input(raw, ratio, profile_noise, hot_pixels)
+    device = next(model.parameters()).device
+    clean = yield from run_tiled(model, packed, device=device, noise=noise, **tiling)
+    del packed
+    mosaic = unpack(clean, raw)
+    del clean
+    mosaic.flags.writeable = False
+    return mosaic, hot_count
 
 
 def _model_metadata(model, precision: str) -> dict:
