@@ -5,6 +5,8 @@ Import them as ``from helpers import synthetic_raw``: pytest puts this folder on
 
 from __future__ import annotations
 
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -62,3 +64,36 @@ def synthetic_raw(cfa: str = "RGGB", shape: tuple[int, int] = SMALL_SHAPE, seed:
         make="Test",
         model="Synthetic",
     )
+
+
+def read_png16(path: Path) -> np.ndarray:
+    """A 16-bit RGB PNG's pixels, decoded by the specification (filters None, Sub and Up)."""
+    content = path.read_bytes()
+    assert content[:8] == b"\x89PNG\r\n\x1a\n"
+    at, idat, kinds = 8, b"", []
+    while at < len(content):
+        (length,) = struct.unpack(">I", content[at : at + 4])
+        kind, payload = content[at + 4 : at + 8], content[at + 8 : at + 8 + length]
+        assert struct.unpack(">I", content[at + 8 + length : at + 12 + length])[0] == zlib.crc32(
+            kind + payload
+        )
+        kinds.append(kind)
+        if kind == b"IHDR":
+            w, h, depth, colour = struct.unpack(">IIBB", payload[:10])
+            assert (depth, colour) == (16, 2)
+        idat += payload if kind == b"IDAT" else b""
+        at += 12 + length
+    assert kinds[0] == b"IHDR" and kinds[-1] == b"IEND"
+    rows = np.frombuffer(zlib.decompress(idat), np.uint8).reshape(h, 1 + w * 6)  # checks Adler-32
+    out = np.zeros((h, w * 6), np.uint8)
+    for y in range(h):
+        kind, line = rows[y, 0], rows[y, 1:].copy()
+        if kind == 1:
+            for x in range(6, w * 6):
+                line[x] += line[x - 6]
+        elif kind == 2 and y > 0:
+            line += out[y - 1]
+        else:
+            assert kind in (0, 2)
+        out[y] = line
+    return out.view(">u2").reshape(h, w, 3).astype(np.uint16)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import synthetic_raw
+from helpers import read_png16, synthetic_raw
 from napari_darkvision import _writer
 from napari_darkvision.core import dng
 from napari_darkvision.core.errors import OutputError
@@ -100,3 +100,22 @@ def test_writer_works_from_the_layer_metadata_contract(tmp_path):
     raw_meta = enhanced.raw.metadata()
     with pytest.raises(OutputError, match="input"):
         _writer.write_image(enhanced.raw.path, enhanced.raw.mosaic, {"metadata": raw_meta})
+
+
+@pytest.mark.parametrize("pieces", [1, 3])
+def test_png_pixels_decode_exactly_by_the_specification_and_pillow(tmp_path, monkeypatch, pieces):
+    """Every 16-bit value comes back (our decoder by the PNG specification, Pillow's 8-bit reading
+    of the high bytes), deflated in one piece or in several in parallel."""
+    from napari_darkvision.core import export, parameters
+
+    monkeypatch.setattr(parameters, "usable_cores", lambda: pieces)
+    monkeypatch.setattr(export, "PNG_PIECE_BYTES", 1000)
+    rng = np.random.default_rng(3)
+    rgb = rng.integers(0, 65536, (37, 53, 3), dtype=np.uint16)
+    rgb[10:20] = 65535  # a saturated band: rows equal to the one above
+    rgb[25:] = np.cumsum(rng.integers(0, 300, (12, 53, 3)), axis=1).astype(np.uint16)
+    export.write_png16(tmp_path / "a.png", rgb, [(b"tEXt", b"Software\x00napari-darkvision")])
+    np.testing.assert_array_equal(read_png16(tmp_path / "a.png"), rgb)
+    with Image.open(tmp_path / "a.png") as png:
+        assert png.size == (53, 37) and png.info["Software"] == "napari-darkvision"
+        np.testing.assert_array_equal(np.asarray(png.convert("RGB")), (rgb >> 8).astype(np.uint8))

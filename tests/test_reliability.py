@@ -329,9 +329,9 @@ def test_the_cli_race_loser_reports_exists(tmp_path, make_dng, capsys, monkeypat
 
     real = export.write_png16
 
-    def another_run_finishes_first(path, rgb):
+    def another_run_finishes_first(path, rgb, *chunks):
         target.write_bytes(b"the other run's result")
-        real(path, rgb)
+        real(path, rgb, *chunks)
 
     monkeypatch.setattr(export, "write_png16", another_run_finishes_first)
     assert cli.main([*ENHANCE, str(source), "-o", str(target)]) == 2

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..core.errors import DarkvisionError
 from ..core.output import check_output
+from ..core.parameters import usable_cores
 from .summary import DONE, FAILED, FileResult, Job
 
 #: Torch threads per local worker: more workers of 2 threads scale better than fewer, wider ones.
@@ -102,14 +103,6 @@ def _enhance_and_save(source: Path, output: Path, options: dict, report: Callabl
 
 
 # -- where the files run ---------------------------------------------------------------------------
-
-
-def usable_cores() -> int:
-    """Cores this process may run on (its CPU affinity, e.g. a container's share)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
 
 
 def local_cluster_size(workers: int | None = None, cores: int | None = None,

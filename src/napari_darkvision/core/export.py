@@ -40,33 +40,56 @@ def _png_chunk(kind: bytes, payload: bytes) -> bytes:
     return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", crc)
 
 
-def write_png16(path: str | os.PathLike, rgb: np.ndarray) -> None:
-    """(H, W, 3) uint16 -> 16-bit RGB PNG (big-endian samples, filter 0 on every row)."""
+#: zlib level of PNG data: level 1 of "Up"-filtered rows is smaller than level 6 of unfiltered
+#: ones, and three times faster (benchmarks/README.md, PNG encoding).
+PNG_LEVEL = 1
+#: Deflated in pieces of at least this many bytes, one per thread (zlib releases the GIL).
+PNG_PIECE_BYTES = 4 * 2**20
+
+
+def write_png16(path: str | os.PathLike, rgb: np.ndarray, chunks: list[tuple[bytes, bytes]] = ()) -> None:
+    """(H, W, 3) uint16 -> 16-bit RGB PNG (big-endian samples, filter "Up" on every row), with
+    `chunks` ((kind, payload): text, EXIF) before the image data, where every reader looks."""
     h, w, _ = rgb.shape
     rows = np.ascontiguousarray(rgb, dtype=">u2").view(np.uint8).reshape(h, w * 6)
-    scanlines = np.concatenate([np.zeros((h, 1), np.uint8), rows], axis=1)
+    scanlines = np.empty((h, 1 + w * 6), np.uint8)
+    scanlines[:, 0] = 2  # Up: each byte minus the one above it (modulo 256)
+    scanlines[0, 1:] = rows[0]
+    np.subtract(rows[1:], rows[:-1], out=scanlines[1:, 1:])
     header = struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0)
-    data = zlib.compress(scanlines.tobytes(), 6)
+    data = _deflate(memoryview(scanlines.reshape(-1)), PNG_LEVEL)
     with open(path, "wb") as f:
         f.write(b"\x89PNG\r\n\x1a\n")
         f.write(_png_chunk(b"IHDR", header))
+        for kind, payload in chunks:
+            f.write(_png_chunk(kind, payload))
         f.write(_png_chunk(b"IDAT", data))
         f.write(_png_chunk(b"IEND", b""))
 
 
-def insert_png_chunks(path: str | os.PathLike, chunks: list[tuple[bytes, bytes]]) -> None:
-    """Put (kind, payload) chunks right after a PNG's IHDR, before the image data, where every
-    reader looks for them."""
-    with open(path, "rb") as f:
-        content = f.read()
-    after_header = 8 + 12 + 13  # signature, then IHDR: length, kind, 13 bytes, CRC
-    if content[12:16] != b"IHDR":
-        raise OutputError(f"{os.fspath(path)} does not start with a PNG header.")
-    with open(path, "wb") as f:
-        f.write(content[:after_header])
-        for kind, payload in chunks:
-            f.write(_png_chunk(kind, payload))
-        f.write(content[after_header:])
+def _deflate(data: memoryview, level: int) -> bytes:
+    """One zlib stream of `data`, its pieces deflated in parallel (as pigz does): each piece but
+    the last ends on a byte boundary (a sync flush), so the raw streams concatenate."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .parameters import usable_cores
+
+    count = max(1, min(usable_cores(), len(data) // PNG_PIECE_BYTES))
+    if count == 1:
+        return zlib.compress(data, level)
+    bounds = np.linspace(0, len(data), count + 1).astype(int)
+
+    def piece(i: int) -> bytes:
+        deflate = zlib.compressobj(level, zlib.DEFLATED, -15)
+        last = i == count - 1
+        return deflate.compress(data[bounds[i] : bounds[i + 1]]) + deflate.flush(
+            zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH
+        )
+
+    with ThreadPoolExecutor(count) as pool:
+        body = b"".join(pool.map(piece, range(count)))
+    # zlib's header for a 32 KiB window at a fast level, and the Adler-32 of all the data
+    return b"\x78\x01" + body + struct.pack(">I", zlib.adler32(data) & 0xFFFFFFFF)
 
 
 def _orientation(raw, details: dict) -> int:
@@ -127,9 +150,7 @@ def save_rgb16(path: str | os.PathLike, rgb: np.ndarray, metadata: dict | None =
     if suffix == ".png":
         chunks = _png_metadata(raw, details, processing_note(details))
 
-        def write(temporary):
-            write_png16(temporary, rgb)
-            insert_png_chunks(temporary, chunks)
+        write = lambda temporary: write_png16(temporary, rgb, chunks)  # noqa: E731
     elif suffix in (".tif", ".tiff"):
         write = lambda temporary: write_tiff16(temporary, rgb, raw, details)  # noqa: E731
     else:

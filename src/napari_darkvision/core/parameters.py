@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 from .errors import DeviceError, EnhanceError
@@ -41,3 +42,11 @@ def check_device(device) -> str | None:
     if not isinstance(device, str) or not _DEVICE.match(device.strip().lower()):
         raise DeviceError(f"Unknown device {device!r}: use one of {', '.join(DEVICE_KINDS)} (or cuda:N).")
     return device.strip().lower()
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity, e.g. a container's share)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
