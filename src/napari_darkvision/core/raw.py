@@ -190,34 +190,27 @@ def _from_libraw(raw, path: str, name: str) -> RawImage:
     from .metadata import read_dng_tags, read_exif
 
     cfa = _bayer_cfa(raw, name)
-    mosaic = np.array(raw.raw_image_visible, dtype=np.uint16, copy=True)
     pattern = np.asarray(raw.raw_pattern)[:2, :2]
     positions = channel_positions(cfa)
-    black = tuple(float(v) for v in _in_packed_order(raw.black_level_per_channel, pattern, positions))
     wb_index = list(raw.camera_whitebalance)
     if wb_index[3] == 0:
         wb_index[3] = wb_index[1]
-    wb = tuple(float(v) for v in _in_packed_order(wb_index, pattern, positions))
-    rgb_cam = rgb_from_camera_matrix(raw.color_matrix, raw.rgb_xyz_matrix)
-    white = float(raw.white_level)
     iso, exposure, make, model = camera_and_exposure(raw, path)
-    orientation = int(raw.sizes.flip)
-    exif, dng_tags = read_exif(raw, path), read_dng_tags(raw, path)
     return RawImage(
-        mosaic=mosaic,
+        mosaic=np.array(raw.raw_image_visible, dtype=np.uint16, copy=True),
         cfa=cfa,
-        black_level=black,
-        white_level=white,
-        camera_wb=wb,
-        rgb_from_camera=rgb_cam,
+        black_level=_in_packed_order(raw.black_level_per_channel, pattern, positions),
+        white_level=float(raw.white_level),
+        camera_wb=_in_packed_order(wb_index, pattern, positions),
+        rgb_from_camera=rgb_from_camera_matrix(raw.color_matrix, raw.rgb_xyz_matrix),
         iso=iso,
         exposure_time=exposure,
         make=make,
         model=model,
         path=os.path.abspath(path),
-        orientation=orientation,
-        exif=exif,
-        dng_tags=dng_tags,
+        orientation=int(raw.sizes.flip),
+        exif=read_exif(raw, path),
+        dng_tags=read_dng_tags(raw, path),
     )
 
 
@@ -240,9 +233,9 @@ def _bayer_cfa(raw, name: str) -> str:
         ) from None
 
 
-def _in_packed_order(per_index, pattern: np.ndarray, positions) -> list:
+def _in_packed_order(per_index, pattern: np.ndarray, positions) -> tuple[float, ...]:
     """LibRaw's per-colour-index values (black levels, white balance) for R, G1, B, G2."""
-    return [per_index[int(pattern[r, c])] for r, c in positions]
+    return tuple(float(per_index[int(pattern[r, c])]) for r, c in positions)
 
 
 def _normalised_wb(wb: tuple[float, ...]) -> tuple[float, ...]:

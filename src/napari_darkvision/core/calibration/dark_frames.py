@@ -51,8 +51,6 @@ def calibrate(frames, flats=None, block: int = SHADING_BLOCK) -> CameraProfile:
     # what the frames' own noise puts into the offsets is shrunk away (Wiener): banding is kept
     # where it stands out, not invented where a sensor has none
     pixel = float(np.mean(np.square(sigma)))
-    columns = _shrink(columns, pixel / (first.shape[0] * n))
-    rows = _shrink(rows, (row_sigma**2 + pixel / first.shape[1]) / n)
     profile = CameraProfile(
         make=first.make,
         model=first.model,
@@ -68,8 +66,8 @@ def calibrate(frames, flats=None, block: int = SHADING_BLOCK) -> CameraProfile:
         row_noise_dn=row_sigma,
         shading_grid=grid,
         block=block,
-        column_offsets=columns,
-        row_offsets=rows,
+        column_offsets=_shrink(columns, pixel / (first.shape[0] * n)),
+        row_offsets=_shrink(rows, (row_sigma**2 + pixel / first.shape[1]) / n),
         hot_index=np.flatnonzero(hot).astype(np.int64),
         offset_index=np.zeros(0, np.int64),
         offset_value=np.zeros(0, np.float32),
