@@ -95,7 +95,7 @@ def read_raw_layer(path) -> list[tuple]:
     except MemoryError:
         show_error(f"napari-darkvision: not enough memory to read {os.path.basename(path)}.")
         return NO_LAYERS
-    except Exception as err:  # noqa: BLE001 - a damaged file must never take napari down with it
+    except Exception as err:  # a damaged file must never take napari down with it
         logger.exception("reading %s failed", path)
         show_error(f"napari-darkvision cannot read {os.path.basename(path)}: {type(err).__name__}: {err}")
         return NO_LAYERS

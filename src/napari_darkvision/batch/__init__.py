@@ -93,10 +93,16 @@ def enhance_many(paths, out_dir, *, ratio="auto", stretch=False, weights=None, d
     finally:
         tracker.close()
         batch.seconds = round(time.perf_counter() - started, 3)
-        if summary is not False and out_dir.is_dir():
-            with contextlib.suppress(OutputError) if batch.interrupted else contextlib.nullcontext():
-                batch.write(summary or out_dir / f"{SUMMARY_NAME}.json")
+        _write_summary(batch, out_dir, summary)
     return batch
+
+
+def _write_summary(batch: BatchSummary, out_dir: Path, summary) -> None:
+    """The summary's JSON and CSV, where asked; an interrupted run writes what it can."""
+    if summary is False or not out_dir.is_dir():
+        return
+    with contextlib.suppress(OutputError) if batch.interrupted else contextlib.nullcontext():
+        batch.write(summary or out_dir / f"{SUMMARY_NAME}.json")
 
 
 def _check_options(ratio, stretch, weights, device, overwrite, threads, extra) -> dict:

@@ -44,7 +44,7 @@ def enhance_file(source: str, output: str, options: dict, on_stage: Callable | N
         threads = _enhance_and_save(Path(source), Path(output), options, report)
     except DarkvisionError as err:
         return FileResult(source, output, FAILED, str(err), _since(started), str(where))
-    except Exception as err:  # a bug or a resource shortage: recorded, and the batch goes on
+    except Exception as err:  # noqa: BLE001 - a bug or a resource shortage: recorded, and the batch goes on
         return FileResult(source, output, FAILED, f"{type(err).__name__}: {err}", _since(started), str(where))
     return FileResult(source, output, DONE, "", _since(started), str(where), threads, _peak_memory_mb())
 
@@ -209,7 +209,7 @@ def _run_on_dask(jobs: list[Job], options: dict, client, tracker) -> Iterator[Fi
             except KilledWorker as err:
                 reason = f"the workers running it died ({err}): out of memory? see the workers' logs"
                 yield FileResult(str(job.source), str(job.output), FAILED, reason)
-            except Exception as err:  # the task could not run there (e.g. napari-darkvision not installed)
+            except Exception as err:  # noqa: BLE001 - the task could not run there (e.g. not installed there)
                 yield FileResult(str(job.source), str(job.output), FAILED, f"{type(err).__name__}: {err}")
             future.release()
     finally:

@@ -14,12 +14,9 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-#: OpenMP threads (torch's, LibRaw's) sleep instead of spinning when they wait for each other.
-#: On a computer whose cores are busy with other work, spinning threads wait for each other's
-#: time slices: 2 threads on 2 busy cores ran the network 8x slower than 1 thread; passive,
-#: as fast as 1 thread. On an idle computer it costs a thread wake-up (microseconds) per layer
-#: (milliseconds of work). It only takes effect if set before torch is imported; a value set by
-#: the user wins.
+#: OpenMP threads (torch's, LibRaw's) sleep instead of spinning when they wait for each other:
+#: spinning threads on busy cores wait for each other's time slices (model card, "Threads on a
+#: busy computer"). Set before torch is imported; a value set by the user wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np
