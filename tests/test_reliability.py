@@ -16,19 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import napari_darkvision as dv  # the errors as a user meets them: exported at the top
 from helpers import SAMPLE, synthetic_raw
 from napari_darkvision import cli
 from napari_darkvision.core import output
-from napari_darkvision.core.errors import (
-    DarkvisionError,
-    DeviceError,
-    EnhanceError,
-    MissingInputError,
-    ModelError,
-    OutputError,
-    OutputExistsError,
-    RawReadError,
-)
 from napari_darkvision.core.output import PARTIAL_SUFFIX, check_output, write_atomically
 from napari_darkvision.core.raw import RawImage, read_raw
 
@@ -76,11 +67,11 @@ def _failing_writer(after_bytes: int, error: BaseException):
 )
 def test_a_failed_write_leaves_no_file_and_keeps_the_previous_one(tmp_path, error):
     target = tmp_path / "o.png"
-    with pytest.raises(OutputError if isinstance(error, OSError) else KeyboardInterrupt):
+    with pytest.raises(dv.OutputError if isinstance(error, OSError) else KeyboardInterrupt):
         write_atomically(target, _failing_writer(3000, error))
     assert not target.exists() and _leftovers(tmp_path) == []
     target.write_bytes(b"the previous good result")
-    with pytest.raises(OutputError if isinstance(error, OSError) else KeyboardInterrupt):
+    with pytest.raises(dv.OutputError if isinstance(error, OSError) else KeyboardInterrupt):
         write_atomically(target, _failing_writer(3000, error), overwrite=True)
     assert target.read_bytes() == b"the previous good result" and _leftovers(tmp_path) == []
     write_atomically(target, lambda t: Path(t).write_bytes(b"new"), overwrite=True)  # a rerun is not blocked
@@ -88,7 +79,7 @@ def test_a_failed_write_leaves_no_file_and_keeps_the_previous_one(tmp_path, erro
 
 
 def test_disk_full_message_names_the_cause(tmp_path):
-    with pytest.raises(OutputError, match="Not enough space"):
+    with pytest.raises(dv.OutputError, match="Not enough space"):
         write_atomically(tmp_path / "o.tif", _failing_writer(10, OSError(errno.ENOSPC, "full")))
 
 
@@ -167,7 +158,7 @@ def test_a_hard_link_to_the_input_is_never_written(tmp_path, make_dng, capsys):
     assert source.read_bytes() == before
     symlinked = tmp_path / "sl_out.png"
     symlinked.symlink_to(source)
-    with pytest.raises(OutputError, match="input"):
+    with pytest.raises(dv.OutputError, match="input"):
         check_output(symlinked, sources=[source], overwrite=True)
 
 
@@ -247,7 +238,7 @@ def test_unavailable_or_unknown_devices_are_one_line_errors(tmp_path, make_dng, 
     source, _ = make_dng()
     assert cli.main([*ENHANCE, str(source), "-o", str(tmp_path / "o.png"), "--device", device]) == 2
     _one_line_error(capsys)
-    with pytest.raises(DeviceError):
+    with pytest.raises(dv.DeviceError):
         from napari_darkvision import enhance
 
         enhance(source, ratio=100, device=device)
@@ -288,7 +279,7 @@ def test_user_errors_are_reported_before_torch_is_imported(tmp_path, make_dng):
 def test_damaged_layer_metadata_is_a_clear_error(key, value):
     raw = synthetic_raw()
     meta = raw.metadata() | {key: value}
-    with pytest.raises(RawReadError, match="white level|black levels|white balance"):
+    with pytest.raises(dv.RawReadError, match="white level|black levels|white balance"):
         RawImage.from_metadata(raw.mosaic, meta)
 
 
@@ -353,7 +344,7 @@ def test_non_finite_network_output_is_an_error_not_a_black_image():
         def forward(self, x, noise=None):
             return torch.full_like(x, float("nan"))
 
-    with pytest.raises(ModelError, match="not finite"):
+    with pytest.raises(dv.ModelError, match="not finite"):
         run_to_end(run_tiled(Broken(FAST), np.full((4, 64, 64), 0.2, np.float32)))
 
 
@@ -380,7 +371,7 @@ def test_hand_built_raw_images_are_validated(change, message):
     from napari_darkvision import enhance
 
     raw = dataclasses.replace(synthetic_raw(), **change)
-    with pytest.raises(RawReadError, match=message):
+    with pytest.raises(dv.RawReadError, match=message):
         enhance(raw, ratio="auto")
 
 
@@ -393,7 +384,7 @@ def test_hand_built_raw_images_are_validated(change, message):
 def test_parameters_are_taken_literally(options):
     from napari_darkvision import enhance
 
-    with pytest.raises(EnhanceError):
+    with pytest.raises(dv.EnhanceError):
         enhance(synthetic_raw(), **options)
 
 
@@ -440,7 +431,7 @@ def test_ctrl_c_exits_130_with_one_line(make_dng, tmp_path, capsys, monkeypatch)
 def test_a_missing_file_is_named_missing(tmp_path):
     from napari_darkvision import enhance
 
-    with pytest.raises(MissingInputError, match="does not exist"):
+    with pytest.raises(dv.MissingInputError, match="does not exist"):
         read_raw(tmp_path / "nothing.dng")
     with pytest.raises(FileNotFoundError):
         enhance(tmp_path / "nothing.dng", ratio=100)
@@ -448,21 +439,21 @@ def test_a_missing_file_is_named_missing(tmp_path):
 
 def test_every_user_error_is_a_darkvision_error():
     for kind in (
-        RawReadError,
-        MissingInputError,
-        EnhanceError,
-        ModelError,
-        DeviceError,
-        OutputError,
-        OutputExistsError,
+        dv.RawReadError,
+        dv.MissingInputError,
+        dv.EnhanceError,
+        dv.ModelError,
+        dv.DeviceError,
+        dv.OutputError,
+        dv.OutputExistsError,
     ):
-        assert issubclass(kind, DarkvisionError)
-    assert issubclass(OutputError, OSError) and issubclass(RawReadError, ValueError)
+        assert issubclass(kind, dv.DarkvisionError)
+    assert issubclass(dv.OutputError, OSError) and issubclass(dv.RawReadError, ValueError)
     assert output.OUTPUT_FORMATS[".png"] == "png"
 
 
 def test_debug_shows_the_traceback(tmp_path, capsys):
-    with pytest.raises(MissingInputError):
+    with pytest.raises(dv.MissingInputError):
         cli.main([*ENHANCE, str(tmp_path / "missing.dng"), "--debug"])
 
 

@@ -46,21 +46,25 @@ def requested_ratio(preset: str, custom: float) -> float | str:
 
 def weights_path(value) -> str | None:
     """None for the shipped model (an empty FileEdit), else an existing weights file."""
-    if value is None or str(value).strip() in ("", "."):
-        return None
-    path = os.fspath(value)
-    if not os.path.isfile(path):
-        raise EnhanceError(f"Weights file {path!r} does not exist (leave it empty for the shipped model).")
-    return path
+    return _chosen_path(
+        value, os.path.isfile, "Weights file {!r} does not exist (leave it empty for the shipped model)."
+    )
 
 
 def profile_path(value) -> str | None:
     """None for no camera profile (an empty FileEdit), else an existing profile file or folder."""
+    return _chosen_path(
+        value, os.path.exists, "Camera profile {!r} does not exist (leave it empty for none)."
+    )
+
+
+def _chosen_path(value, exists, missing: str) -> str | None:
+    """A FileEdit's path: None when empty, EnhanceError (`missing`, formatted with it) when absent."""
     if value is None or str(value).strip() in ("", "."):
         return None
     path = os.fspath(value)
-    if not os.path.exists(path):
-        raise EnhanceError(f"Camera profile {path!r} does not exist (leave it empty for none).")
+    if not exists(path):
+        raise EnhanceError(missing.format(path))
     return path
 
 

@@ -19,14 +19,20 @@ def check_flag(value, name: str) -> bool:
     raise EnhanceError(f"{name} must be True or False, not {value!r}.")
 
 
+def number(value, problem: str) -> float:
+    """`value` as a float (numbers and numeric strings; not True/False); EnhanceError with
+    `problem` (e.g. "strength must be a number from 0 to 1") otherwise."""
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        raise EnhanceError(f"{problem}, not {value!r}.")
+    try:
+        return float(value)
+    except (TypeError, ValueError) as err:
+        raise EnhanceError(f"{problem}, not {value!r}.") from err
+
+
 def check_strength(value) -> float:
     """The blend of the network's result with the amplified input: a number from 0 to 1."""
-    if isinstance(value, bool) or type(value).__name__ == "bool_":
-        raise EnhanceError(f"strength must be a number from 0 to 1, not {value!r}.")
-    try:
-        strength = float(value)
-    except (TypeError, ValueError) as err:
-        raise EnhanceError(f"strength must be a number from 0 to 1, not {value!r}.") from err
+    strength = number(value, "strength must be a number from 0 to 1")
     if not 0.0 <= strength <= 1.0:  # also refuses NaN
         raise EnhanceError(
             f"strength must be from 0 (the amplified input) to 1 (the network's result), not {value!r}."

@@ -22,6 +22,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np
 
 from .errors import EnhanceError
+from .parameters import number
 from .progress import Progress, Stage, run_to_end
 from .raw import RawImage, pack, read_raw, unpack, validate_raw
 from .render import render
@@ -67,12 +68,7 @@ def validate_ratio(ratio) -> float | None:
     """A float ratio, or None for "auto"; EnhanceError for anything else."""
     if ratio is None or (isinstance(ratio, str) and ratio.strip().lower() == "auto"):
         return None
-    if isinstance(ratio, bool) or type(ratio).__name__ == "bool_":
-        raise EnhanceError(f"Ratio must be a number or 'auto', not {ratio!r}.")
-    try:
-        value = float(ratio)
-    except (TypeError, ValueError) as err:
-        raise EnhanceError(f"Ratio must be a number or 'auto', not {ratio!r}.") from err
+    value = number(ratio, "Ratio must be a number or 'auto'")
     if not math.isfinite(value) or not MIN_RATIO <= value <= MAX_RATIO:
         raise EnhanceError(
             f"Ratio must be between {MIN_RATIO:g} and {MAX_RATIO:g} (SID uses 100, 250, 300), "
@@ -316,12 +312,18 @@ def _model_metadata(model, precision: str) -> dict:
 
 
 def enhance(
-    source: RawImage | str | os.PathLike,
-    ratio: float | str | None = "auto",
-    stretch: bool = False,
-    weights: str | None = None,
-    device: str | None = None,
-    **options,
+    source: RawImage | str | os.PathLike, ratio: float | str | None = "auto", **options
 ) -> np.ndarray:
-    """Enhance a dark raw (path or :class:`RawImage`) and return (H, W, 3) uint16 sRGB."""
-    return run_to_end(enhance_steps(source, ratio, stretch, weights, device, **options)).image
+    """Enhance a dark raw and return the (H, W, 3) uint16 sRGB image.
+
+    Parameters
+    ----------
+    source
+        A raw file's path, or a :class:`RawImage`.
+    ratio
+        Exposure amplification, or "auto".
+    **options
+        Those of :func:`enhance_steps`: ``stretch``, ``weights``, ``device``, ``strength``,
+        ``profile``, ``hot_pixels``, ``precision``, ``tile``, ``overlap``, ``sensor_orientation``.
+    """
+    return run_to_end(enhance_steps(source, ratio, **options)).image
