@@ -134,6 +134,7 @@ def measure(files: int, size: str, work: Path, only: list[str]) -> dict:
     runs = {
         "sequential": lambda out: timed_batch(inputs, out, "--scheduler", "none"),
         "local_default": lambda out: timed_batch(inputs, out),
+        "local_2_workers": lambda out: timed_batch(inputs, out, "--workers", "2"),
     }
     for workers in (1, 2):
 
@@ -176,7 +177,7 @@ def extrapolate(results: dict) -> dict:
 
 
 def table(results: dict, files: int) -> str:
-    names = {"sequential": "sequential loop (`--scheduler none`)", "local_default": "default: local Dask cluster",
+    names = {"sequential": "sequential loop (`--scheduler none`)", "local_default": "default: local Dask cluster", "local_2_workers": "local Dask cluster, `--workers 2`",
              "cluster_1_workers": "`dask scheduler` + 1 `dask worker`", "cluster_2_workers": "`dask scheduler` + 2 `dask worker`s"}  # fmt: skip
     lines = [f"| {files} × 12 MP | files/min end to end | files/min steady | median s/file | torch threads | peak memory per worker |",
              "|---|---|---|---|---|---|"]  # fmt: skip

@@ -16,8 +16,9 @@ from ..core.output import check_output
 from ..core.parameters import usable_cores
 from .summary import DONE, FAILED, FileResult, Job
 
-#: Torch threads per local worker: more workers of 2 threads scale better than fewer, wider ones.
-TORCH_THREADS_PER_WORKER = 2
+#: Torch threads per local worker: one worker per core runs a file's reading, rendering and
+#: writing beside another's network, faster than fewer, wider workers (benchmarks/README.md).
+TORCH_THREADS_PER_WORKER = 1
 #: Memory allowed per local worker: its peak, model and Python included, measured 0.75 GB at 12 MP
 #: (benchmarks/results/batch-vm.json) and 1.7 GB at 61 MP (vm.json); 2 GB holds either.
 WORKER_MEMORY_BYTES = 2 * 2**30
@@ -120,6 +121,12 @@ def local_cluster_size(workers: int | None = None, cores: int | None = None,
     return workers, max(1, cores // workers)
 
 
+def worker_environment(threads: int) -> dict[str, str]:
+    """OpenMP and BLAS threads of a local worker: Dask's nanny sets them to 1, which leaves
+    LibRaw's demosaicing (OpenMP) on one core while the others wait (benchmarks/README.md)."""
+    return {name: str(threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+
+
 def cluster_threads(client) -> int:
     """Torch threads per task on an existing cluster: each host's cores shared by the tasks that
     its workers run at once (Dask's nanny sets OMP_NUM_THREADS=1, which would waste cores)."""
@@ -162,7 +169,7 @@ def _runner(jobs: list[Job], options: dict, client, scheduler: str | None, worke
             count, threads = local_cluster_size(workers)
             options = {**options, "threads": options.get("threads") or threads}
             cluster = stack.enter_context(LocalCluster(n_workers=count, threads_per_worker=1, processes=True,
-                                                       dashboard_address=None))  # fmt: skip
+                                                       dashboard_address=None, env=worker_environment(threads)))  # fmt: skip
             client = stack.enter_context(Client(cluster))
             where = f"local Dask cluster, {count} worker{'s' * (count > 1)}"
         options = {**options, "threads": options.get("threads") or cluster_threads(client)}
