@@ -106,7 +106,7 @@ def own_pixels(raw, box: tuple | None = None):
 def _steps(request: EnhanceRequest, device: str | None):
     options = {"profile": request.profile} if request.profile else {}
     return enhance_steps(
-        own_pixels(request.raw),
+        request.raw,
         ratio=request.ratio,
         stretch=request.stretch,
         weights=request.weights,
@@ -128,7 +128,7 @@ def run_enhance(request: EnhanceRequest, device: str | None = None, cached: Enha
             result = reblend(cached, request.strength, request.stretch)
             yield Progress(Stage.DONE, 1, 1)
             return result
-        return (yield from _steps(request, device))
+        return (yield from _steps(replace(request, raw=own_pixels(request.raw)), device))
     except Exception as err:  # noqa: BLE001 - bad weights, torch or LibRaw errors: tell, do not crash
         return failure(request, err)
 
