@@ -4,7 +4,7 @@ network time in float32, all in one run, as ratios to release 5's.
     python benchmarks/architectures.py [--name NAME] [--repeats 3] [--threads 2]
         [--arch fast-aware --arch fast-rep --arch sid]
 
-Writes benchmarks/results/architectures-NAME.json and prints a markdown table. Each model is
+Writes research/benchmarks/architectures-NAME.json and prints a markdown table. Each model is
 timed in turn, round after round, and the median of its rounds is kept, so a slower stretch of a
 shared machine falls on every model alike. The weights are untrained (speed does not depend on
 them); trained ones time the same.
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parent.parent / "research" / "benchmarks"
 #: A 12 MP Bayer frame, packed: 2848 x 4256 sensor pixels.
 PACKED_12MP = (4, 1424, 2128)
 
@@ -80,7 +80,7 @@ def main() -> None:
         row["seconds_12mp_float32"] = statistics.median(seconds[row["arch"]])
         row["all_seconds"] = seconds[row["arch"]]
         row["ratio_to_release5"] = row["seconds_12mp_float32"] / reference
-    RESULTS.mkdir(exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"architectures-{args.name}.json"
     meta = {"threads": args.threads, "repeats": args.repeats, "torch": torch.__version__,
             "cpu_bfloat16": bool(torch.cpu._is_avx512_bf16_supported())}  # fmt: skip

@@ -7,7 +7,7 @@ Each run is ``napari-darkvision enhance IN -o OUT -q`` in a process of its own: 
 (``--scheduler none``), the default local Dask cluster, and clusters of 1 and 2 workers started
 here with ``dask scheduler`` / ``dask worker --nthreads 1`` (``--scheduler ADDRESS``); then the
 default run killed (SIGKILL, as a power cut) halfway and rerun. Writes
-``benchmarks/results/batch-<name>.json`` and prints a markdown table. Throughput is given end to
+``research/benchmarks/batch-<name>.json`` and prints a markdown table. Throughput is given end to
 end (process start to exit: imports, cluster start, model loads included) and steady (between
 the first and the last output written). Peak memory per worker is each task's process's
 ``ru_maxrss`` as the batch summary records it. Inputs: synthetic 12 MP DNGs like
@@ -228,7 +228,7 @@ def main() -> int:
         "results": results,
         "table": table(results, args.files),
     }
-    RESULTS.mkdir(exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
     target = RESULTS / f"batch-{args.name}.json"
     target.write_text(json.dumps(document, indent=1) + "\n")
     print(document["table"])

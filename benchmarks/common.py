@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
+#: Results are the lab's record, named after the machine and run: research/benchmarks/.
+RESULTS = HERE.parent / "research" / "benchmarks"
 RATIO = 100.0
 SIZES = {"12mp": (2848, 4256), "61mp": (6336, 9504)}  # sensor rows, columns
 SIZE_LABELS = {"12mp": "12 MP", "61mp": "61 MP"}

@@ -3,7 +3,7 @@ level 1, deflated in parallel pieces) against the one it replaced (no filter, zl
 piece), in the same run; seconds (median of rounds, interleaved) and size against the raw bytes.
 
 Run from the repository root: ``.venv/bin/python benchmarks/png_encoding.py [--repeats 3]``;
-writes ``benchmarks/results/png-<name>.json`` (``--name``, default the host name).
+writes ``research/benchmarks/png-<name>.json`` (``--name``, default the host name).
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def main() -> None:
         "size_of_raw_bytes": sizes,
     }
     result["shipped_time_ratio"] = result["seconds"]["shipped"] / result["seconds"]["reference"]
-    RESULTS.mkdir(exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"png-{args.name}.json"
     out.write_text(json.dumps(result, indent=1) + "\n")
     print("| encoder | seconds | size / raw bytes |\n|---|---|---|")

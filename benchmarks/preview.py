@@ -4,7 +4,7 @@ region of a 12 MP frame: network, blend, LibRaw render), a change of strength or
 Qt's event loop while the docked widget's preview follows pans of the canvas.
 
 Run from the repository root: ``.venv/bin/python benchmarks/preview.py [--threads 2] [--gui]``;
-writes ``benchmarks/results/preview-<name>.json`` (``--name``, default the host name).
+writes ``research/benchmarks/preview-<name>.json`` (``--name``, default the host name).
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ def main() -> None:
     if args.gui:
         results["gui"] = gui_gap(args.repeats)
         results["gui"]["target_ms"] = TARGET_GAP_MS
-    RESULTS.mkdir(exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"preview-{args.name}.json"
     path.write_text(json.dumps(results, indent=1) + "\n")
     preview = results["preview"]

@@ -3,7 +3,7 @@
     python benchmarks/run.py            # full run: 12 MP and 61 MP, several repeats
     python benchmarks/run.py --quick    # 12 MP only, fewer repeats
 
-Prints a markdown table and writes ``benchmarks/results/<hostname>.json`` and ``latest.json``
+Prints a markdown table and writes ``research/benchmarks/<hostname>.json`` and ``latest.json``
 (see benchmarks/README.md for what each row means and the targets).
 
 Inputs are synthetic DNGs written at benchmark time (a smooth scene, 1/100 of a normal exposure,
@@ -205,7 +205,7 @@ def run_cases(args, default_threads: int) -> dict[str, dict]:
 
 
 def save(args, machine: dict, results: dict, targets: list[dict], table: str, seconds: float) -> None:
-    """The report as ``results/<name>.json`` and ``results/latest.json``."""
+    """The report as ``research/benchmarks/<name>.json`` and ``research/benchmarks/latest.json``."""
     name = args.name or socket.gethostname() or "this-machine"
     report = {
         "schema": 1,

@@ -10,9 +10,11 @@ import pytest
 from helpers import ROOT
 from napari_darkvision.training.datasets import list_photos, split_photos
 
+DEVICE = ROOT / "research" / "device"
+
 
 def _pack(photo_dir, out, *extra):
-    script = ROOT / "scripts" / "pack_training_data.py"
+    script = DEVICE / "pack_training_data.py"
     return subprocess.run(
         [sys.executable, str(script), str(photo_dir), str(out), *extra],
         capture_output=True,
@@ -51,7 +53,7 @@ def test_device_script_trains_and_leaves_what_may_come_back(tmp_path, photo_dir)
     result = subprocess.run(
         [
             "bash",
-            str(ROOT / "scripts" / "device_train.sh"),
+            str(DEVICE / "device_train.sh"),
             str(out),
             "--steps",
             "3",
@@ -78,7 +80,7 @@ def test_device_script_trains_and_leaves_what_may_come_back(tmp_path, photo_dir)
         "last.pt",
     }
     failed = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "device_train.sh"), str(tmp_path / "out2"), "--arch", "no-such-arch"],
+        ["bash", str(DEVICE / "device_train.sh"), str(tmp_path / "out2"), "--arch", "no-such-arch"],
         capture_output=True,
         text=True,
         env=env,

@@ -169,7 +169,7 @@ def _add_evaluate(sub) -> None:
         metavar="RESULTS_JSON",
         help=(
             "reuse the BM3D rows of an earlier evaluation for the pairs it shares with this one "
-            "(e.g. docs/training/eval_v5.json)"
+            "(e.g. research/evaluations/eval_v5.json)"
         ),
     )
     p.add_argument(

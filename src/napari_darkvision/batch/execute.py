@@ -20,7 +20,7 @@ from .summary import DONE, FAILED, FileResult, Job
 #: writing beside another's network, faster than fewer, wider workers (benchmarks/README.md).
 TORCH_THREADS_PER_WORKER = 1
 #: Memory allowed per local worker: its peak, model and Python included, measured 0.75 GB at 12 MP
-#: (benchmarks/results/batch-vm.json) and 1.7 GB at 61 MP (vm.json); 2 GB holds either.
+#: (research/benchmarks/batch-vm.json) and 1.7 GB at 61 MP (vm.json); 2 GB holds either.
 WORKER_MEMORY_BYTES = 2 * 2**30
 STAGE_TOPIC = "napari-darkvision-stage"
 CONNECT_TIMEOUT_S, WORKER_WAIT_S = 30, 120

@@ -78,7 +78,7 @@ def validate_ratio(ratio) -> float | None:
 
 
 #: "auto" brings :func:`scene_level` to this: the median over the training photos (the
-#: validation photos and raws score it: docs/training/experiments/auto_ratio.py).
+#: validation photos and raws score it: research/experiments/auto_ratio.py).
 AUTO_TARGET = 0.20
 #: :func:`scene_level` averages blocks of this many packed pixels a side: the noise of a
 #: x300 shot then moves the percentile by a few per cent, not by a factor.

@@ -1,7 +1,7 @@
 """What each sensor defect costs: the photo validation pairs with one defect at a time (hot and
 stuck pixels, column banding, a 12-bit converter) against the same pairs, same noise, without.
 
-    python docs/training/experiments/defect_cost.py ../shared [--photos 6] [--crop 256]
+    python research/experiments/defect_cost.py ../shared [--photos 6] [--crop 256]
         [--model "release 5=" --model "v6=runs/v6-fast-rep/best.safetensors"] [--no-bm3d]
 
 Writes defect_cost.json and defect_cost.md beside this script: per defect and ratio, the mean
@@ -131,7 +131,7 @@ def summarise(rows: list[dict]) -> list[dict]:
 
 def markdown(summary: list[dict], args) -> str:
     lines = [f"Defect cost, {args.photos} validation photos ({args.crop} px crops), Sony A7S II noise, "
-             "one defect at a time (`python docs/training/experiments/defect_cost.py ../shared`).", "",
+             "one defect at a time (`python research/experiments/defect_cost.py ../shared`).", "",
              "| defect | ratio | method | sRGB PSNR (dB) | cost (dB) | blob px per hot pixel |",
              "|---|---|---|---|---|---|"]  # fmt: skip
     for e in summary:

@@ -1,6 +1,6 @@
 """Session 3: would wider packed-resolution stages (refine and detail gate) help the shipped model?
 
-    python docs/training/experiments/wider_packed_stages.py ../shared runs/stages 32 1 2000 3e-4
+    python research/experiments/wider_packed_stages.py ../shared runs/stages 32 1 2000 3e-4
 
 Everything before those two stages stays the shipped model's, so its output is computed once:
 for 3,200 training pairs (the training sampler, seeds unused by training) and for the

@@ -2,7 +2,7 @@
 release 5's, from one run of benchmarks/architectures.py) against its sRGB PSNR on both
 validation sets (from `napari-darkvision evaluate` results).
 
-    python docs/training/experiments/frontier.py --speed benchmarks/results/architectures-NAME.json \
+    python research/experiments/frontier.py --speed research/benchmarks/architectures-NAME.json \
         --eval runs/eval-v6/results.json --eval runs/equal-2000/eval/results.json \
         --method "release 5=fast-aware" --method "fast-rep (2000 steps)=fast-rep" ...
 

@@ -5,7 +5,7 @@ shared real raws (long exposures darkened alike), and the bundled sample (a real
 x100). Also scores other brightness statistics, with the target each needs fitted on the
 *training* photos only, to show why the shipped one was chosen.
 
-Run from the repository root: ``.venv/bin/python docs/training/experiments/auto_ratio.py``
+Run from the repository root: ``.venv/bin/python research/experiments/auto_ratio.py``
 (about a minute on one core); output: ``auto_ratio.txt`` beside this script.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"
 RATIOS = (100.0, 250.0, 300.0)
 CROP = 512

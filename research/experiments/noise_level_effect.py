@@ -1,6 +1,6 @@
 """Session 3: how much does the blind noise estimate cost the shipped model?
 
-    python docs/training/experiments/noise_level_effect.py ../shared
+    python research/experiments/noise_level_effect.py ../shared
 
 Runs the shipped model on the evaluation sets (the 16 validation photos at 384 px and the four
 real raws at 512 px, x100/x250/x300, Sony A7S II noise; the pairs of `napari-darkvision

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Train on a lent GPU machine (the device tool), which gets the checkout but not ../shared and
 # cannot reach any package index. Prepare here, once:
-#   python scripts/pack_training_data.py ../shared/photos runs/device-data \
+#   python research/device/pack_training_data.py ../shared/photos runs/device-data \
 #       --darktable ../shared/noise/darktable_noiseprofiles.json
 # then run there, carrying runs/device-data (train options after the output folder):
-#   bash scripts/device_train.sh "$OUT" --arch fast-aware --init src/napari_darkvision/weights/darkvision.safetensors \
+#   bash research/device/device_train.sh "$OUT" --arch fast-aware --init src/napari_darkvision/weights/darkvision.safetensors \
 #       --steps 40000 --batch 16 --lr 1e-4 --seed 21 --val-every 2000
 # It trains from the source tree (the machine's own python has torch, numpy, pillow, tqdm and
 # safetensors; photo training needs nothing else) with one pair-making process per CPU core
@@ -13,9 +13,9 @@
 # (rejoin with cat NAME.part-* > NAME). To go on with a run in a later call or session, put its
 # last.pt in runs/device-run, carry that folder too, and add --resume.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 if [ $# -lt 1 ]; then
-  echo "usage: bash scripts/device_train.sh OUT_DIR [napari-darkvision train options]" >&2
+  echo "usage: bash research/device/device_train.sh OUT_DIR [napari-darkvision train options]" >&2
   exit 2
 fi
 out="$1"

@@ -2,7 +2,7 @@
 without a profile, with profiles from 2, 4, 8 and 16 dark frames, and on the same shots (same
 noise) without the pattern; BM3D (given the true noise) alike.
 
-    python docs/calibration/measure.py [../shared] [--photos 6] [--crop 256] [--no-bm3d]
+    python research/experiments/calibration/measure.py [../shared] [--photos 6] [--crop 256] [--no-bm3d]
 
 The test camera: the training synthesis (unprocessed validation photos, training/datasets.py's
 split; smooth synthetic scenes where ../shared/photos is absent) with the Sony A7S II's calibrated
@@ -148,7 +148,7 @@ def measure(shared: Path, photos: int, crop: int, with_bm3d: bool) -> dict:
                 rows.append({"scene": name, "ratio": ratio, "method": method, "psnr_srgb": srgb,
                              "psnr_raw": psnr(out, clean)})  # fmt: skip
     return {
-        "command": "python docs/calibration/measure.py " + str(shared) + f" --photos {photos} --crop {crop}"
+        "command": "python research/experiments/calibration/measure.py " + str(shared) + f" --photos {photos} --crop {crop}"
         + ("" if with_bm3d else " --no-bm3d"),
         "scenes": [i[0] for i in items], "crop": crop, "machine": platform.processor() or platform.machine(),
         "sensor": {"K": sensor.noise.K, "read_sigma": sensor.noise.read_sigma, "read_lambda": sensor.noise.read_lambda,

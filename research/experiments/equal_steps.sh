@@ -3,7 +3,7 @@
 # release 5's fast-aware, release 6's fast-rep) trained on the same data, seed, batch and
 # schedule for the same number of steps, one thread each, then evaluated on both validation
 # sets (photos and the shared real raws) with BM3D's rows reused from release 5's evaluation.
-#   bash docs/training/experiments/equal_steps.sh [STEPS]   (from the checkout, ../shared present)
+#   bash research/experiments/equal_steps.sh [STEPS]   (from the checkout, ../shared present)
 set -euo pipefail
 steps="${1:-2000}"
 dv=.venv/bin/napari-darkvision
@@ -20,4 +20,4 @@ for arch in small fast-aware fast-rep; do
 done
 "$dv" evaluate --out "runs/equal-$steps/eval" "${models[@]}" --photos "$shared/photos" \
   --raws "$shared/raw/colorchart.dng" "$shared/raw/HERO7_GOPR9231.DNG" "$shared/raw/IMG_5952.CR2" \
-  "$shared/raw/Blackmagic.dng" --baselines-from docs/training/eval_v5.json -q
+  "$shared/raw/Blackmagic.dng" --baselines-from research/evaluations/eval_v5.json -q

@@ -1,6 +1,6 @@
 """Pack the clean training photos small enough to travel to a lent GPU machine.
 
-    python scripts/pack_training_data.py ../shared/photos runs/device-data
+    python research/device/pack_training_data.py ../shared/photos runs/device-data
 
 The device tool sends the checkout only (64 MiB in all, carried folders included), not
 ``../shared``: this re-encodes the photos as JPEG, at their own size and names (so the
