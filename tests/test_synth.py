@@ -6,16 +6,9 @@ from importlib import resources
 import numpy as np
 import pytest
 
-from napari_darkvision.training.synth import (
-    CameraLook,
-    NoiseModel,
-    _tukey_variance,
-    make_pair,
-    process,
-    random_look,
-    short_exposure,
-    unprocess,
-)
+from napari_darkvision.training.noise_model import NoiseModel, _tukey_variance, short_exposure
+from napari_darkvision.training.synth import make_pair
+from napari_darkvision.training.unprocess import CameraLook, process, random_look, unprocess
 
 ELD = str(resources.files("napari_darkvision.training") / "data" / "eld_camera_params.json")
 
@@ -117,7 +110,7 @@ def test_short_exposure_is_unbiased_and_amplified_input_is_clipped(noise_model):
 
 def test_sensor_defects_are_deterministic_per_seed_and_do_what_they_say():
     from napari_darkvision.training.defects import DEFECTS, SensorDefects, add_defects
-    from napari_darkvision.training.synth import ELD_BLACK, ELD_WHITE, NoiseParams
+    from napari_darkvision.training.noise_model import ELD_BLACK, ELD_WHITE, NoiseParams
 
     noise = NoiseParams(
         "test",

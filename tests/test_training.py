@@ -275,9 +275,9 @@ def test_srgb_loss_renders_each_pair_as_the_evaluation_does():
 def test_training_pairs_with_sensor_defects_are_deterministic_and_off_by_default(tmp_path, monkeypatch):
     """--defects F: about F of the pairs come from a sensor with defects, the same ones for the
     same seed; at 0 the pairs are those of before (no random draw added)."""
-    from napari_darkvision.training import defects
+    from napari_darkvision.training import defects, synth
     from napari_darkvision.training.datasets import PhotoPairs
-    from napari_darkvision.training.synth import NoiseModel
+    from napari_darkvision.training.noise_model import NoiseModel
 
     rgb = np.random.default_rng(0).integers(0, 255, (192, 192, 3), dtype=np.uint8)
     Image.fromarray(rgb).save(tmp_path / "photo.png")
@@ -297,7 +297,7 @@ def test_training_pairs_with_sensor_defects_are_deterministic_and_off_by_default
     sensors = []
     real_add_defects = defects.add_defects
     monkeypatch.setattr(
-        defects, "add_defects", lambda short, *args: sensors.append(args[1]) or real_add_defects(short, *args)
+        synth, "add_defects", lambda short, *args: sensors.append(args[1]) or real_add_defects(short, *args)
     )
     for fraction, low, high in [(0.0, 0, 0), (0.5, 20, 44), (1.0, 64, 64)]:
         sensors.clear()

@@ -24,7 +24,7 @@ from napari_darkvision.core.render import quick_render
 from napari_darkvision.core.tiling import run_tiled
 from napari_darkvision.training.datasets import list_photos, photo_validation, raw_validation, split_photos
 from napari_darkvision.training.metrics import psnr
-from napari_darkvision.training.synth import NoiseModel, _tukey_variance
+from napari_darkvision.training.noise_model import NoiseModel, _tukey_variance
 from napari_darkvision.training.train import default_noise_file
 
 RAWS = ["colorchart.dng", "HERO7_GOPR9231.DNG", "IMG_5952.CR2", "Blackmagic.dng"]

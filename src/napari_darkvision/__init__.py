@@ -24,8 +24,7 @@ from .core.errors import (
 )
 from .core.pipeline import enhance, enhance_steps
 from .core.raw import RawImage, read_raw
-
-__version__ = "0.1.0"
+from .core.version import __version__ as __version__
 
 
 def load_model(weights=None, device=None):

@@ -148,7 +148,7 @@ def ascii_value(text: str) -> bytes:
 
 def processing_note(details: dict | None) -> str:
     """What was done, in one line: software and version, model and release, ratio, stretch."""
-    from .. import __version__
+    from .version import __version__
 
     details = details or {}
     parts = [f"napari-darkvision {__version__}"]
@@ -164,7 +164,7 @@ def processing_note(details: dict | None) -> str:
 
 
 def software() -> str:
-    from .. import __version__
+    from .version import __version__
 
     return f"napari-darkvision {__version__}"
 

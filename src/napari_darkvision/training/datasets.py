@@ -12,7 +12,9 @@ import numpy as np
 
 from ..core.raw import RawImage, pack, read_raw
 from .defects import SensorDefects
-from .synth import CameraLook, NoiseModel, Pair, make_pair, random_look, unprocess
+from .noise_model import NoiseModel
+from .synth import Pair, make_pair
+from .unprocess import CameraLook, random_look, unprocess
 
 PHOTO_EXTENSIONS = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp"}
 #: SID caps its exposure ratios at 300.

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .synth import NoiseParams
+from .noise_model import NoiseParams
 
 #: Names of the defects :func:`add_defects` knows, for validation sets that add one at a time.
 DEFECTS = ("hot", "stuck", "columns", "12-bit")
@@ -59,7 +59,7 @@ class SensorDefects:
 def add_defects(
     short: np.ndarray, noise: NoiseParams, defects: SensorDefects, rng: np.random.Generator
 ) -> np.ndarray:
-    """A normalised short exposure (4, h, w) from :func:`~.synth.short_exposure`, with `defects`.
+    """A normalised short exposure (4, h, w) from :func:`~.noise_model.short_exposure`, with `defects`.
 
     Works in DN like the sensor: offsets added, then the converter's step, then clipping at black
     and white; the same `rng` state gives the same defects."""

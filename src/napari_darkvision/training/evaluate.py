@@ -21,7 +21,7 @@ import numpy as np
 
 from ..core.render import quick_render
 from .metrics import channel_mean_error, psnr, shadow_mean_error, ssim
-from .synth import NoiseParams
+from .noise_model import NoiseParams
 
 
 @dataclass
@@ -81,7 +81,7 @@ def _inverse_gat(d: np.ndarray, sigma: float) -> np.ndarray:
 
 def _sets(opts: EvalOptions):
     from .datasets import SIDPairs, list_photos, photo_validation, raw_validation, split_photos
-    from .synth import NoiseModel
+    from .noise_model import NoiseModel
     from .train import default_noise_file
 
     sets = {}

@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..core.model import ARCHITECTURES, UNet, choose_device, memory_format, save_weights
 from .metrics import psnr
-from .synth import NoiseModel
+from .noise_model import NoiseModel
 
 
 @dataclass
