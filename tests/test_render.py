@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 import rawpy
 
-from helpers import SHARED_RAW, synthetic_raw
+from helpers import real_raw, synthetic_raw
 from napari_darkvision.core.raw import pack, read_raw, unpack
 from napari_darkvision.core.render import LIBRAW_OPTIONS, quick_render, render, stretch
 
-CHART = SHARED_RAW / "colorchart.dng"
-needs_chart = pytest.mark.skipif(not CHART.is_file(), reason="../shared/raw/colorchart.dng absent")
+#: Committed in tests/data/raw (the shared copy is the same file).
+CHART = real_raw("colorchart.dng")
+needs_chart = pytest.mark.skipif(CHART is None, reason="colorchart.dng absent")
 
 
 @needs_chart
