@@ -22,6 +22,9 @@ TEST_RAW = Path(__file__).resolve().parent / "data" / "raw"
 SAMPLE = bundled.SAMPLE
 CLEAN_REFERENCE = ROOT / "sample_data" / "gopro_clean_reference.dng"
 
+#: The command line's enhance, quiet, at x100: add the input and the options.
+ENHANCE = ["enhance", "--ratio", "100", "-q"]
+
 #: Small enough that a test enhances it in one tile, in well under a second.
 SMALL_SHAPE = (256, 384)
 #: Per packed channel R, G1, B, G2: all different, so a mix-up of the CFA phase shows.
@@ -97,3 +100,12 @@ def read_png16(path: Path) -> np.ndarray:
             assert kind in (0, 2)
         out[y] = line
     return out.view(">u2").reshape(h, w, 3).astype(np.uint16)
+
+
+def one_line_error(capsys) -> str:
+    """The command line's error as a person sees it: exactly one line, no traceback."""
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.startswith("napari-darkvision: error:")]
+    assert len(lines) == 1, err
+    return lines[0]
