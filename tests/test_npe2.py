@@ -5,8 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
-
 from helpers import ROOT
 
 
@@ -37,11 +35,18 @@ def test_manifest_contributions():
     assert commands[sample.command] == "napari_darkvision._sample_data:dark_sample"
 
 
-def test_package_manifest_is_the_root_manifest():
+def test_the_manifest_is_a_plain_file_in_the_package():
+    """As napari-plugin-template keeps it: in the package (the wheel's package data), not a symlink,
+    which checkouts without symlinks turn into a line of text, and no second copy at the root."""
     inside = ROOT / "src" / "napari_darkvision" / "napari.yaml"
-    if not inside.exists():
-        pytest.skip("not a source checkout")
-    assert inside.read_text() == (ROOT / "napari.yaml").read_text()
+    assert inside.is_file() and not inside.is_symlink()
+    assert not (ROOT / "napari.yaml").exists()
+    package_data = next(
+        line
+        for line in (ROOT / "pyproject.toml").read_text().splitlines()
+        if line.startswith("napari_darkvision = [")
+    )
+    assert '"napari.yaml"' in package_data
 
 
 def test_manifest_found_from_a_fresh_interpreter():
