@@ -30,7 +30,6 @@ from .metadata import (
 )
 from .output import write_atomically
 
-OUTPUT_SUFFIXES = (".png", ".tif", ".tiff", ".dng")
 #: EXIF's required FlashpixVersion and ColorSpace (sRGB) of a rendered image.
 SRGB_EXIF = [(40960, UNDEFINED, b"0100"), (40961, SHORT, [1])]
 

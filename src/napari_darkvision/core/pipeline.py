@@ -31,9 +31,6 @@ from .tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 
 #: Accepted exposure ratios; SID uses 100-300. Larger ratios only amplify noise.
 MIN_RATIO, MAX_RATIO = 1.0, 3000.0
-#: "auto" picks the ratio that brings the mean of the amplified raw to this level, about the
-#: brightness of the well-exposed long exposures the model learned to produce.
-AUTO_TARGET_MEAN = 0.1
 
 
 @dataclass
