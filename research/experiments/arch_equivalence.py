@@ -23,10 +23,14 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests" / "data" / "arch_equivalence.npz"
 ARCHS = ("sid", "fast", "fast-detail", "small", "fast-aware", "fast-rep")
+WEIGHTS = ROOT / "src" / "napari_darkvision" / "weights"
+CHECKPOINTS = [ROOT / "training_state" / "v6-fast-rep", ROOT / "research" / "checkpoints" / "v6-fast-rep"]
+#: The weights whose outputs are kept, where each may be (the first found is used): the release 6
+#: candidate's final weights are shipped as weights/fast-rep.safetensors (the same tensors).
 TRAINED = {
-    "release-5": ROOT / "src" / "napari_darkvision" / "weights" / "darkvision.safetensors",
-    "v6-best": ROOT / "training_state" / "v6-fast-rep" / "best.safetensors",
-    "v6-final": ROOT / "training_state" / "v6-fast-rep" / "final.safetensors",
+    "release-5": [WEIGHTS / "darkvision.safetensors"],
+    "v6-best": [folder / "best.safetensors" for folder in CHECKPOINTS],
+    "v6-final": [folder / "final.safetensors" for folder in CHECKPOINTS] + [WEIGHTS / "fast-rep.safetensors"],
 }
 
 
@@ -71,8 +75,9 @@ def outputs() -> dict[str, np.ndarray]:
             results[f"arch/{arch}"] = model(x16).numpy()
     x = fixed_input(32)
     noise = estimate_noise(fixed_input(64))
-    for name, path in TRAINED.items():
-        if not path.is_file():
+    for name, candidates in TRAINED.items():
+        path = next((p for p in candidates if p.is_file()), None)
+        if path is None:
             continue
         model = load_model(path, device="cpu")
         xl = x.contiguous(memory_format=torch.channels_last)
