@@ -466,3 +466,12 @@ def test_outputs_get_the_usual_file_mode(tmp_path):
     finally:
         os.umask(umask)
     assert (tmp_path / "o.png").stat().st_mode & 0o777 == 0o644
+
+
+def test_weights_by_name_on_the_command_line(tmp_path, make_dng, capsys):
+    source, _ = make_dng()
+    out = tmp_path / "fast.png"
+    assert cli.main([*ENHANCE, str(source), "-o", str(out), "--weights", "fast-rep"]) == 0
+    assert out.is_file()
+    assert cli.main([*ENHANCE, str(source), "-o", str(tmp_path / "o.png"), "--weights", "release-4"]) == 2
+    assert "one of release-5, fast-rep" in _one_line_error(capsys)
