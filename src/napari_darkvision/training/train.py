@@ -49,7 +49,7 @@ class TrainOptions:
     val_items: int = 24
     threads: int | None = None
     session_steps: int | None = None  # stop after this many steps of this run (resume later)
-    init: str | None = None  # start from these weights (.safetensors) instead of random ones
+    init: str | None = None  # start from these weights (a .safetensors or a shipped model's name), not random ones
     loss: str = "log-l1+srgb"  # one of LOSSES, see _loss (which release used which: the model card)
     workers: int = 0  # processes making the training pairs (0: the training process itself)
     ema: float = 0.0  # decay of an exponential moving average of the weights (0: none)
@@ -320,10 +320,11 @@ def _network_and_optimizer(opts: TrainOptions, device: torch.device):
     if opts.init:
         from safetensors.torch import load_file
 
+        from ..core.bundled import weights_file
         from ..core.model import load_grown
 
         with torch.no_grad():
-            load_grown(model, load_file(opts.init))
+            load_grown(model, load_file(weights_file(opts.init)))
     return model, optimizer, ema
 
 
