@@ -26,10 +26,10 @@ class ShippedModel:
 #: The models shipped in the package, by the name ``--weights NAME`` / ``weights="NAME"`` takes.
 SHIPPED_MODELS: dict[str, ShippedModel] = {
     "release-5": ShippedModel(
-        "darkvision.safetensors", "release 5: fast-aware, 1.0 M parameters (the most accurate)"
+        "darkvision.safetensors", "release 5: fast-aware, 1.09 M parameters (the most accurate)"
     ),
     "fast-rep": ShippedModel(
-        "fast-rep.safetensors", "release 6 candidate: fast-rep, 248 k parameters, 0.57x release 5's time"
+        "fast-rep.safetensors", "release 6 candidate: fast-rep, 248 k parameters folded, 0.57x release 5's time"
     ),
 }
 #: The model used when none is chosen.
