@@ -128,7 +128,9 @@ def _add_train(sub) -> None:
             "(equal weight to dark and bright pairs)"
         ),
     )
-    p.add_argument("--init", help="start from these weights (a file or a shipped model's name) with a new schedule")
+    p.add_argument(
+        "--init", help="start from these weights (a file or a shipped model's name) with a new schedule"
+    )
     p.add_argument("--session-steps", type=int, help="stop after this many steps now; --resume later")
     p.add_argument(
         "--workers",

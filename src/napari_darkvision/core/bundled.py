@@ -29,7 +29,8 @@ SHIPPED_MODELS: dict[str, ShippedModel] = {
         "darkvision.safetensors", "release 5: fast-aware, 1.09 M parameters (the most accurate)"
     ),
     "fast-rep": ShippedModel(
-        "fast-rep.safetensors", "release 6 candidate: fast-rep, 248 k parameters folded, 0.57x release 5's time"
+        "fast-rep.safetensors",
+        "release 6 candidate: fast-rep, 248 k parameters folded, 0.57x release 5's time",
     ),
 }
 #: The model used when none is chosen.

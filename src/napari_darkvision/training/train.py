@@ -49,7 +49,9 @@ class TrainOptions:
     val_items: int = 24
     threads: int | None = None
     session_steps: int | None = None  # stop after this many steps of this run (resume later)
-    init: str | None = None  # start from these weights (a .safetensors or a shipped model's name), not random ones
+    init: str | None = (
+        None  # start from these weights (a .safetensors or a shipped model's name), not random ones
+    )
     loss: str = "log-l1+srgb"  # one of LOSSES, see _loss (which release used which: the model card)
     workers: int = 0  # processes making the training pairs (0: the training process itself)
     ema: float = 0.0  # decay of an exponential moving average of the weights (0: none)
