@@ -55,7 +55,8 @@ def time_12mp(models: dict, repeats: int) -> dict[str, list[float]]:
 def main() -> None:
     import torch
 
-    from napari_darkvision.core.model import ARCHITECTURES, UNet, fold_reparameterised, parameter_count
+    from napari_darkvision.core.archs import ARCHITECTURES, build_network
+    from napari_darkvision.core.model import parameter_count, reparameterise
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--name", default=platform.node() or "this-machine")
@@ -67,9 +68,9 @@ def main() -> None:
     names = args.arch or ["fast-aware", "fast-rep", "sid"]
     models, rows = {}, []
     for name in names:
-        model = UNet(ARCHITECTURES[name]).eval()
-        trained_parameters = parameter_count(model)
-        fold_reparameterised(model)
+        trained = build_network(name).eval()
+        trained_parameters = parameter_count(trained)
+        model = reparameterise(trained)
         models[name] = model.to(memory_format=torch.channels_last)
         rows.append({"arch": name, "parameters_training": trained_parameters,
                      "parameters_inference": parameter_count(model),

@@ -134,7 +134,7 @@ def child(spec: dict) -> dict:
     set_threads(spec["threads"])
     import torch
 
-    from napari_darkvision.core.model import SID_REFERENCE, UNet, save_weights
+    from napari_darkvision.core.model import build_network, save_weights
     from napari_darkvision.core.pipeline import cached_model
     from napari_darkvision.core.raw import pack, read_raw
     from napari_darkvision.core.tiling import resolve_precision
@@ -143,7 +143,7 @@ def child(spec: dict) -> dict:
     try:
         sid_weights = os.path.join(folder, "sid-reference-random.safetensors")
         torch.manual_seed(0)
-        save_weights(UNet(SID_REFERENCE), sid_weights)
+        save_weights(build_network("sid"), sid_weights)
         ours, sid = cached_model(), cached_model(sid_weights)
         raw = read_raw(spec["path"])
         packed = pack(raw, ratio=RATIO)

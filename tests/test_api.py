@@ -77,3 +77,21 @@ def test_a_raw_without_a_file_is_rendered_too():
     assert raw.path == ""
     image = dv.enhance(raw, ratio="auto")
     assert image.shape == (96, 128, 3) and image.max() > 0
+
+
+def test_a_shipped_model_is_chosen_by_name():
+    from napari_darkvision.core.bundled import DEFAULT_MODEL, SHIPPED_MODELS
+
+    raw = synthetic_raw()
+    results = {name: dv.enhance_steps(raw, ratio=100, weights=name) for name in SHIPPED_MODELS}
+    names = {name: run_meta(steps) for name, steps in results.items()}
+    assert names["fast-rep"] == "darkvision-fast-rep" and names["release-5"] == "darkvision-fast-aware"
+    assert run_meta(dv.enhance_steps(raw, ratio=100)) == names[DEFAULT_MODEL]
+    with pytest.raises(dv.DarkvisionError, match="one of release-5, fast-rep"):
+        dv.enhance(raw, ratio=100, weights="release-4")
+
+
+def run_meta(steps) -> str:
+    from napari_darkvision.core.progress import run_to_end
+
+    return run_to_end(steps).metadata["model"]

@@ -75,7 +75,7 @@ def test_console_script_runs_on_the_sample(tmp_path):
 
 def test_train_command_offers_every_loss_and_architecture_training_knows():
     from napari_darkvision.cli import build_parser
-    from napari_darkvision.core.model import ARCHITECTURES
+    from napari_darkvision.core.archs import ARCHITECTURES
     from napari_darkvision.training.train import LOSSES, TrainOptions
 
     parser = build_parser()

@@ -4,20 +4,21 @@ import numpy as np
 import pytest
 import torch
 
-from napari_darkvision.core.model import (
+from napari_darkvision.core.archs import (
     ARCHITECTURES,
     FAST,
     FAST_AWARE,
     FAST_DETAIL,
     SID_REFERENCE,
-    SMALL,
+    build_network,
+)
+from napari_darkvision.core.model import (
     RepConv,
-    UNet,
     estimate_noise,
-    fold_reparameterised,
     load_grown,
     load_model,
     parameter_count,
+    reparameterise,
     save_weights,
 )
 from napari_darkvision.core.pipeline import run_to_end
@@ -25,20 +26,18 @@ from napari_darkvision.core.tiling import run_tiled, tile_starts
 
 
 def test_sid_reference_has_the_published_size():
-    assert parameter_count(UNet(SID_REFERENCE)) == pytest.approx(7.76e6, rel=0.005)
+    assert parameter_count(build_network(SID_REFERENCE)) == pytest.approx(7.76e6, rel=0.005)
 
 
-@pytest.mark.parametrize(
-    "config", [SID_REFERENCE, FAST, SMALL, FAST_AWARE], ids=["sid", "fast", "small", "aware"]
-)
+@pytest.mark.parametrize("config", list(ARCHITECTURES.values()), ids=list(ARCHITECTURES))
 def test_output_has_the_input_shape(config):
     x = torch.rand(1, 4, 2 * config.multiple, 3 * config.multiple)
-    assert UNet(config)(x).shape == x.shape
+    assert build_network(config)(x).shape == x.shape
 
 
 def test_weights_round_trip_with_config(tmp_path):
     torch.manual_seed(0)
-    model = UNet(FAST)
+    model = build_network(FAST)
     save_weights(model, tmp_path / "m.safetensors", {"step": 3})
     loaded = load_model(tmp_path / "m.safetensors", device="cpu")
     assert loaded.config == FAST
@@ -48,8 +47,10 @@ def test_weights_round_trip_with_config(tmp_path):
 
 
 def test_missing_or_foreign_weights_are_clear_errors(tmp_path):
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match="give a .safetensors file or one of release-5, fast-rep"):
         load_model(tmp_path / "nothing.safetensors")
+    with pytest.raises(FileNotFoundError, match="one of release-5, fast-rep"):
+        load_model("release-4")
     from safetensors.torch import save_file
 
     save_file({"w": torch.zeros(2)}, str(tmp_path / "other.safetensors"))
@@ -124,7 +125,7 @@ def test_noise_estimate_of_a_flat_image_is_finite():
 
 def test_a_grown_model_starts_as_the_smaller_one():
     torch.manual_seed(0)
-    small, grown = UNet(FAST_DETAIL).eval(), UNet(FAST_AWARE).eval()
+    small, grown = build_network(FAST_DETAIL).eval(), build_network(FAST_AWARE).eval()
     for p in small.refine[2].parameters():  # as if trained: not the zero start
         torch.nn.init.normal_(p, std=0.1)
     with torch.no_grad():
@@ -134,14 +135,14 @@ def test_a_grown_model_starts_as_the_smaller_one():
         # the closed detail gate lets 1.8 % of the input's difference through
         assert ((grown(x) - before).abs() <= 0.02 * (x - before).abs() + 1e-6).all()
     with pytest.raises(ValueError, match="do not fit"):
-        load_grown(UNet(FAST), UNet(SID_REFERENCE).state_dict())
+        load_grown(build_network(FAST), build_network(SID_REFERENCE).state_dict())
 
 
 def test_tiles_share_the_whole_image_noise_level():
     """Every tile of a noise-aware model is given the noise measured on the whole image (a dark
     tile alone would misjudge the shot noise), and the tiled result matches one pass."""
     torch.manual_seed(0)
-    model = UNet(FAST_AWARE).eval()
+    model = build_network(FAST_AWARE).eval()
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:200, 0:260] / 30.0
     scene = 0.15 + 0.5 * (xx > 4.3) + 0.1 * np.sin(yy + xx)
@@ -199,16 +200,17 @@ def test_channel_levels_move_only_within_limits():
 
 def test_reparameterised_blocks_fold_to_the_same_output():
     torch.manual_seed(3)
-    model = UNet(ARCHITECTURES["fast-rep"]).eval()
+    model = build_network(ARCHITECTURES["fast-rep"]).eval()
     with torch.no_grad():  # training-form weights away from their start, branches included
         for parameter in model.parameters():
             parameter.add_(0.05 * torch.randn_like(parameter))
     x = torch.rand(1, 4, 64, 64) * 0.3
     with torch.inference_mode():
         before = model(x)
-        fold_reparameterised(model)
-        after = model(x)
-    assert not any(isinstance(m, RepConv) for m in model.modules())
+        folded = reparameterise(model)
+        after = folded(x)
+    assert not any(isinstance(m, RepConv) for m in folded.modules())
+    assert any(isinstance(m, RepConv) for m in model.modules())  # a transform: the trained one stays
     assert torch.allclose(before, after, atol=1e-5, rtol=1e-4)
     assert (before - x).abs().mean() > 1e-3  # the comparison is not between two copies of the input
 

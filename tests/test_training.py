@@ -95,6 +95,22 @@ def test_init_starts_from_given_weights(tmp_path, photo_dir):
     assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
 
 
+def test_init_takes_a_shipped_model_by_name(tmp_path, photo_dir):
+    from safetensors.torch import load_file
+
+    from napari_darkvision.core.bundled import SHIPPED_MODELS
+
+    opts = _options(tmp_path / "r", photo_dir, 1)
+    opts.arch, opts.init, opts.lr = "fast-rep", "fast-rep", 1e-12
+    train(opts, progress=False)
+    shipped, trained = (
+        load_file(SHIPPED_MODELS["fast-rep"].path),
+        load_file(tmp_path / "r" / "final.safetensors"),
+    )
+    assert trained.keys() == shipped.keys()
+    assert all(torch.allclose(shipped[k], trained[k], atol=1e-5) for k in shipped)
+
+
 def test_photo_split_is_fixed_and_disjoint(photo_dir):
     from napari_darkvision.training.datasets import list_photos
 

@@ -21,27 +21,28 @@ def _weights_cases(folder: Path) -> dict[str, Path]:
     import torch
     from safetensors.torch import save_file
 
-    from napari_darkvision.core.model import ARCHITECTURES, UNet, default_weights_path
+    from napari_darkvision.core.bundled import weights_file
+    from napari_darkvision.core.model import ARCHITECTURES, build_network
 
-    shipped = Path(default_weights_path()).read_bytes()
+    shipped = Path(weights_file()).read_bytes()
     cases = {"truncated": shipped[: len(shipped) // 2], "empty": b"", "not safetensors": b"PK\x03\x04 zip"}
     paths = {}
     for name, data in cases.items():
         paths[name] = folder / f"{name.replace(' ', '_')}.safetensors"
         paths[name].write_bytes(data)
-    model = UNet(ARCHITECTURES["fast"])  # a valid model of its own; its weights, labelled as another, are not
+    model = build_network("fast")  # a valid model of its own; its weights, labelled as another, are not
     state = {k: v for k, v in model.state_dict().items()}
     save_file(state, str(folder / "relabelled.safetensors"),
-              metadata={"config": json.dumps(dataclasses.asdict(ARCHITECTURES["fast-aware"]))})  # fmt: skip
+              metadata={"architecture": json.dumps(dataclasses.asdict(ARCHITECTURES["fast-aware"]))})  # fmt: skip
     paths["config of another"] = folder / "relabelled.safetensors"
     config = dataclasses.asdict(ARCHITECTURES["fast"]) | {"unknown_key": 1}
-    save_file(state, str(folder / "unknown.safetensors"), metadata={"config": json.dumps(config)})
+    save_file(state, str(folder / "unknown.safetensors"), metadata={"architecture": json.dumps(config)})
     paths["unknown config key"] = folder / "unknown.safetensors"
     nan_state = {
         k: torch.full_like(v, float("nan")) if v.is_floating_point() else v for k, v in state.items()
     }
     save_file(nan_state, str(folder / "nan.safetensors"),
-              metadata={"config": json.dumps(dataclasses.asdict(ARCHITECTURES["fast"]))})  # fmt: skip
+              metadata={"architecture": json.dumps(dataclasses.asdict(ARCHITECTURES["fast"]))})  # fmt: skip
     paths["NaN weights"] = folder / "nan.safetensors"
     return paths
 
@@ -60,7 +61,8 @@ def test_unusable_weights_are_one_line_errors(tmp_path, make_dng, capsys):
 def test_non_finite_network_output_is_an_error_not_a_black_image():
     import torch
 
-    from napari_darkvision.core.model import FAST, UNet
+    from napari_darkvision.core.archs import FAST
+    from napari_darkvision.core.archs.unet import UNet
     from napari_darkvision.core.progress import run_to_end
     from napari_darkvision.core.tiling import run_tiled
 
@@ -75,19 +77,28 @@ def test_non_finite_network_output_is_an_error_not_a_black_image():
 def test_replacing_the_weights_file_loads_the_new_model(tmp_path):
     import torch
 
-    from napari_darkvision.core.model import FAST, UNet, save_weights
+    from napari_darkvision.core.model import build_network, save_weights
     from napari_darkvision.core.pipeline import cached_model
 
     path = tmp_path / "model.safetensors"
     torch.manual_seed(0)
-    save_weights(UNet(FAST), path)
+    save_weights(build_network("fast"), path)
     first = cached_model(str(path), "cpu")
     assert cached_model(str(path), "cpu") is first  # unchanged: reused
     torch.manual_seed(1)
-    replacement = UNet(FAST)
+    replacement = build_network("fast")
     save_weights(replacement, tmp_path / "new.safetensors")
     time.sleep(0.01)
     os.replace(tmp_path / "new.safetensors", path)
     second = cached_model(str(path), "cpu")
     assert second is not first
     assert torch.equal(second.head.weight, replacement.head.weight)
+
+
+def test_weights_by_name_on_the_command_line(tmp_path, make_dng, capsys):
+    source, _ = make_dng()
+    out = tmp_path / "fast.png"
+    assert cli.main([*ENHANCE, str(source), "-o", str(out), "--weights", "fast-rep"]) == 0
+    assert out.is_file()
+    assert cli.main([*ENHANCE, str(source), "-o", str(tmp_path / "o.png"), "--weights", "release-4"]) == 2
+    assert "one of release-5, fast-rep" in one_line_error(capsys)

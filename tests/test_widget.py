@@ -89,6 +89,13 @@ def test_controls(sample_viewer):
     assert widget.ratio.enabled
     assert not widget.cancel_button.enabled
     assert widget.worker is None and widget.last_result_layer is None
+    from napari_darkvision.core.bundled import DEFAULT_MODEL, SHIPPED_MODELS
+
+    assert list(widget.model.choices) == list(SHIPPED_MODELS) and widget.model.value == DEFAULT_MODEL
+    widget.model.value = "fast-rep"
+    assert widget._request().weights == "fast-rep"
+    widget.weights.value = SHIPPED_MODELS["release-5"].path  # a file, where given, wins
+    assert widget._request().weights == str(SHIPPED_MODELS["release-5"].path)
     # the layer list follows the viewer (napari's dock connects the layer events to reset_choices)
     viewer.add_image(np.zeros((32, 32)), name="not a raw")
     assert widget.layer.choices == (layer,)

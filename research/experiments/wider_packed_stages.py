@@ -22,7 +22,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from napari_darkvision.core.model import _box_mean, _log_scale, load_model, noise_level_map
+from napari_darkvision.core.archs.blocks import box_mean
+from napari_darkvision.core.model import load_model, noise_level_map
+from napari_darkvision.core.noise import log_scale
 from napari_darkvision.core.render import quick_render
 from napari_darkvision.core.tiling import keep_channel_levels
 from napari_darkvision.training.datasets import (
@@ -112,7 +114,7 @@ class Stages(nn.Module):
     def forward(self, x, base, noise_map):
         out = base + self._run(self.refine, torch.cat([x, base, noise_map], 1))
         residual = x - out
-        above_noise = _log_scale(_box_mean(residual * residual, 3)) - noise_map
+        above_noise = log_scale(box_mean(residual * residual, 3)) - noise_map
         gate = torch.sigmoid(self._run(self.gate, torch.cat([above_noise, noise_map, out], 1)))
         return out + gate * residual
 

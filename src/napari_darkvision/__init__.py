@@ -5,6 +5,7 @@ Public API (torch is imported only when enhancing)::
     import napari_darkvision as dv
     raw = dv.read_raw("IMG_0001.ARW")        # RawImage: Bayer mosaic + metadata
     rgb = dv.enhance(raw, ratio=100)         # (H, W, 3) uint16 sRGB; ratio="auto" estimates it
+    rgb = dv.enhance(raw, weights="fast-rep")  # a shipped model by name (or a .safetensors file)
     model = dv.load_model("my.safetensors")  # other weights
     summary = dv.enhance_many(["shoot/"], "out/")  # a folder; here or on a Dask cluster
 """
@@ -28,7 +29,8 @@ from .core.version import __version__ as __version__
 
 
 def load_model(weights=None, device=None):
-    """The U-Net with the shipped weights, or those in `weights` (a .safetensors file)."""
+    """The network of `weights`: a shipped model's name ("release-5", "fast-rep"), a
+    .safetensors file, or None for the default model."""
     from .core.model import load_model as _load
 
     return _load(weights, device)

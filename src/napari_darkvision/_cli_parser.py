@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import argparse
 
-from .core.architectures import ARCHITECTURES
+from .core.archs import ARCHITECTURES
+from .core.bundled import DEFAULT_MODEL, SHIPPED_MODELS
+
+WEIGHTS_HELP = (
+    f"a shipped model ({', '.join(f'{name}: {m.description}' for name, m in SHIPPED_MODELS.items())}; "
+    f"default {DEFAULT_MODEL}) or a .safetensors file"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,7 +48,7 @@ def _add_enhance(sub) -> None:
         default="1.0",
         help="0 to 1: blend of the network's result with the amplified input (default 1)",
     )
-    p.add_argument("--weights", help="other model weights (.safetensors)")
+    p.add_argument("--weights", help=WEIGHTS_HELP)
     p.add_argument("--device", help="cpu, cuda, mps (default: the fastest present)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output (never the input)")
     _add_batch_options(p)
@@ -122,7 +128,9 @@ def _add_train(sub) -> None:
             "(equal weight to dark and bright pairs)"
         ),
     )
-    p.add_argument("--init", help="start from these weights (e.g. the shipped model) with a new schedule")
+    p.add_argument(
+        "--init", help="start from these weights (a file or a shipped model's name) with a new schedule"
+    )
     p.add_argument("--session-steps", type=int, help="stop after this many steps now; --resume later")
     p.add_argument(
         "--workers",
@@ -155,7 +163,11 @@ def _add_train(sub) -> None:
 def _add_evaluate(sub) -> None:
     p = sub.add_parser("evaluate", help="PSNR/SSIM of models vs BM3D and plain scaling")
     p.add_argument("--out", required=True)
-    p.add_argument("--model", action="append", help="NAME=weights.safetensors (repeatable; default: shipped)")
+    p.add_argument(
+        "--model",
+        action="append",
+        help=f"NAME=WEIGHTS or a shipped model's name ({', '.join(SHIPPED_MODELS)}); repeatable; default: {DEFAULT_MODEL}",
+    )
     p.add_argument("--photos", help="photo folder: its fixed validation split is darkened synthetically")
     p.add_argument("--raws", nargs="*", help="well-exposed real raws, darkened synthetically")
     p.add_argument("--sid-list", help="SID-format list of real short/long pairs")

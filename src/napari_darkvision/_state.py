@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .core.bundled import SHIPPED_MODELS
 from .core.errors import DarkvisionError, RawReadError
 from .core.pipeline import Enhanced, EnhanceError, validate_ratio
 from .core.raw import RawImage
@@ -45,7 +46,10 @@ def requested_ratio(preset: str, custom: float) -> float | str:
 
 
 def weights_path(value) -> str | None:
-    """None for the shipped model (an empty FileEdit), else an existing weights file."""
+    """None for the chosen shipped model (an empty FileEdit), a shipped model's name, else an
+    existing weights file."""
+    if isinstance(value, str) and value in SHIPPED_MODELS:
+        return value
     return _chosen_path(
         value, os.path.isfile, "Weights file {!r} does not exist (leave it empty for the shipped model)."
     )

@@ -4,7 +4,7 @@ before/after toggle. Parameters live in :mod:`._state`, the threads in :mod:`._w
 live preview in :mod:`._preview`.
 
 Scripts and benchmarks drive it through its controls (``layer``, ``ratio_preset``, ``ratio``,
-``strength``, ``stretch``, ``weights``, ``preview``, ``compare``, ``enhance_button``,
+``strength``, ``stretch``, ``model``, ``weights``, ``preview``, ``compare``, ``enhance_button``,
 ``cancel_button``) or :meth:`EnhanceWidget.start`, and follow ``widget.worker``,
 ``widget.preview_busy`` and ``widget.last_result_layer``.
 """
@@ -47,6 +47,7 @@ from ._state import (
     weights_path,
 )
 from ._worker import Failure, enhance_worker
+from .core.bundled import DEFAULT_MODEL, SHIPPED_MODELS
 from .core.errors import DarkvisionError
 from .core.pipeline import MAX_RATIO, MIN_RATIO, Enhanced, Progress, validate_ratio
 
@@ -81,7 +82,14 @@ class EnhanceWidget(LivePreview, Container):
 
         self.extend([*self._source_controls(), *self._look_controls(), *self._preview_controls()])
         self.extend(self._run_controls())
-        self._controls = (self.layer, self.ratio_preset, self.stretch, self.weights, self.enhance_button)
+        self._controls = (
+            self.layer,
+            self.ratio_preset,
+            self.stretch,
+            self.model,
+            self.weights,
+            self.enhance_button,
+        )
         if self.profile is not None:
             self._controls += (self.profile,)
         self._connect()
@@ -139,16 +147,24 @@ class EnhanceWidget(LivePreview, Container):
                 "the full range. Brighter and punchier, but no longer the exposure you asked for."
             ),
         )
+        self.model = ComboBox(
+            name="model",
+            label="Model",
+            choices=list(SHIPPED_MODELS),
+            value=DEFAULT_MODEL,
+            tooltip="\n".join(f"{name}: {shipped.description}" for name, shipped in SHIPPED_MODELS.items()),
+        )
         self.weights = FileEdit(
             name="weights",
-            label="Weights",
+            label="Other weights",
             mode="r",
             filter="*.safetensors",
             nullable=True,
-            tooltip="Other U-Net weights (.safetensors); empty = the model shipped with the plugin.",
+            tooltip="Other U-Net weights (.safetensors), used instead of the model above; empty = that model.",
         )
         self.profile = _profile_control()
-        return [c for c in (self.strength, self.stretch, self.weights, self.profile) if c is not None]
+        controls = (self.strength, self.stretch, self.model, self.weights, self.profile)
+        return [c for c in controls if c is not None]
 
     def _preview_controls(self) -> list:
         self.preview = CheckBox(
@@ -185,7 +201,15 @@ class EnhanceWidget(LivePreview, Container):
         self.native.destroyed.connect(self._on_destroyed)
         # one preview after a burst of changes (a drag of the slider, a pan)
         self._debounced_preview = qdebounced(self._preview_due, timeout=PREVIEW_DELAY_MS, parent=self.native)
-        controls = [self.layer, self.ratio_preset, self.ratio, self.strength, self.stretch, self.weights]
+        controls = [
+            self.layer,
+            self.ratio_preset,
+            self.ratio,
+            self.strength,
+            self.stretch,
+            self.model,
+            self.weights,
+        ]
         for control in [*controls, self.preview, self.compare, self.profile]:
             if control is not None:
                 control.changed.connect(self.schedule_preview)
@@ -280,7 +304,7 @@ class EnhanceWidget(LivePreview, Container):
             ratio=chosen,
             stretch=check_flag(bool(self.stretch.value) if stretch is None else stretch, "stretch"),
             strength=check_strength(self.strength.value / 100 if strength is None else strength),
-            weights=weights_path(self.weights.value if weights is None else weights),
+            weights=weights_path(self.weights.value if weights is None else weights) or self.model.value,
             profile=profile_path(self.profile.value) if self.profile is not None else None,
             source_scale=tuple(layer.scale),
             source_translate=tuple(layer.translate),

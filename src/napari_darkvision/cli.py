@@ -88,10 +88,10 @@ def _checked_one(args, source: Path) -> tuple[Path, float, str | None]:
         from .core.calibration import check_profile_source
 
         check_profile_source(profile)
-    if args.weights and not Path(args.weights).is_file():
-        from .core.errors import MissingWeightsError
+    if args.weights:
+        from .core.bundled import weights_file
 
-        raise MissingWeightsError(f"No model weights at {args.weights}.")
+        weights_file(args.weights)
     return out, strength, profile
 
 

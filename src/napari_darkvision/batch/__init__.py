@@ -116,15 +116,14 @@ def _check_options(ratio, stretch, weights, device, overwrite, threads, extra) -
     check_flag(stretch, "stretch")
     check_flag(overwrite, "overwrite")
     check_device(device)
-    if weights and not Path(weights).is_file():
-        from ..core.errors import MissingWeightsError
-
-        raise MissingWeightsError(f"No model weights at {weights}.")
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         from ..core.errors import EnhanceError
 
         raise EnhanceError(f"threads must be a whole number of at least 1, not {threads!r}.")
-    weights = os.path.abspath(weights) if weights else None  # workers may run elsewhere
+    if weights:
+        from ..core.bundled import weights_file
+
+        weights = os.path.abspath(weights_file(weights))  # workers may run elsewhere
     enhance = dict(ratio=ratio, stretch=stretch, weights=weights, device=device, **extra)
     return {"overwrite": overwrite, "threads": threads, "enhance": enhance}
 

@@ -47,9 +47,9 @@ def noise_level_map(x: torch.Tensor, noise: tuple[torch.Tensor, torch.Tensor] | 
     signal = torch.nn.functional.avg_pool2d(
         x.float().mean(dim=1, keepdim=True), 5, stride=1, padding=2, count_include_pad=False
     ).clamp(min=0.0)
-    return _log_scale(a[:, None, None, None] * signal + b[:, None, None, None])
+    return log_scale(a[:, None, None, None] * signal + b[:, None, None, None])
 
 
-def _log_scale(variance: torch.Tensor) -> torch.Tensor:
+def log_scale(variance: torch.Tensor) -> torch.Tensor:
     """Variance -> the noise map's scale (-1: sigma 0.0025, +1: sigma 0.135)."""
     return 0.25 * variance.clamp(min=1e-12).log() + 2.0

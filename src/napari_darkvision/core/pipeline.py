@@ -123,10 +123,11 @@ def auto_ratio(raw: RawImage) -> float:
 
 
 def cached_model(weights: str | None = None, device: str | None = None):
-    """The loaded model, reused while its file is unchanged (path, size and modification time)."""
-    from .model import default_weights_path
+    """The loaded model (`weights`: a shipped model's name, a file, None for the default), reused
+    while its file is unchanged (path, size and modification time)."""
+    from .bundled import weights_file
 
-    path = os.path.abspath(os.fspath(weights) if weights else default_weights_path())
+    path = os.path.abspath(weights_file(weights))
     try:
         stat = os.stat(path)
         identity = (path, stat.st_size, stat.st_mtime_ns, stat.st_ino)
@@ -167,7 +168,8 @@ def enhance_steps(
     stretch
         Histogram-stretch the rendered result (after the network, never inside it).
     weights
-        Other model weights (.safetensors); None for the shipped model.
+        A shipped model's name ("release-5", "fast-rep": core.bundled.SHIPPED_MODELS), other
+        weights (.safetensors), or None for the default model.
     device
         "cpu", "cuda", "cuda:N", "mps", or None/"auto" for the fastest present.
     tile, overlap

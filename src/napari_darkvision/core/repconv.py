@@ -3,6 +3,8 @@ folded into one 3x3 convolution for inference."""
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
 
@@ -36,13 +38,18 @@ class RepConv(nn.Module):
         return conv.to(self.conv3.weight.device)
 
 
-def fold_reparameterised(model: nn.Module) -> nn.Module:
-    """Replace every :class:`RepConv` of `model` by its single 3x3 convolution (in place): the
-    inference form, same output to float32 precision. Its state dict then no longer loads into
-    a training-form model: save weights before folding."""
-    for name, child in model.named_children():
+def reparameterise(model: nn.Module) -> nn.Module:
+    """The inference form of a trained `model` of any architecture: a copy in which every
+    :class:`RepConv` is its single 3x3 convolution (the same output to float32 precision). The
+    trained model is left as it is, so its state dict still saves and loads in training form."""
+    inference = copy.deepcopy(model)
+    _fold_in_place(inference)
+    return inference
+
+
+def _fold_in_place(module: nn.Module) -> None:
+    for name, child in module.named_children():
         if isinstance(child, RepConv):
-            setattr(model, name, child.fold())
+            setattr(module, name, child.fold())
         else:
-            fold_reparameterised(child)
-    return model
+            _fold_in_place(child)

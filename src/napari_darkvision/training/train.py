@@ -22,7 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
-from ..core.model import ARCHITECTURES, UNet, choose_device, memory_format, save_weights
+from ..core.archs import build_network
+from ..core.model import choose_device, memory_format, save_weights
 from .metrics import psnr
 from .noise_model import NoiseModel
 
@@ -48,7 +49,9 @@ class TrainOptions:
     val_items: int = 24
     threads: int | None = None
     session_steps: int | None = None  # stop after this many steps of this run (resume later)
-    init: str | None = None  # start from these weights (.safetensors) instead of random ones
+    init: str | None = (
+        None  # start from these weights (a .safetensors or a shipped model's name), not random ones
+    )
     loss: str = "log-l1+srgb"  # one of LOSSES, see _loss (which release used which: the model card)
     workers: int = 0  # processes making the training pairs (0: the training process itself)
     ema: float = 0.0  # decay of an exponential moving average of the weights (0: none)
@@ -193,7 +196,7 @@ def batches(
     yield from loader
 
 
-def validate(model: UNet, items, device: torch.device) -> tuple[float, float]:
+def validate(model: torch.nn.Module, items, device: torch.device) -> tuple[float, float]:
     """Mean PSNR over fixed validation pairs: raw space, and rendered (sRGB) where pairs have a look."""
     from ..core.pipeline import run_to_end
     from ..core.render import quick_render
@@ -303,7 +306,7 @@ def _keep_best(evaluated, out: Path, step: int, score: float, best: float) -> fl
 def _network_and_optimizer(opts: TrainOptions, device: torch.device):
     """The network (seeded, or from ``opts.init``), its optimizer and its weights' average (or None)."""
     torch.manual_seed(opts.seed)
-    model = UNet(ARCHITECTURES[opts.arch]).to(device, memory_format=memory_format(device))
+    model = build_network(opts.arch).to(device, memory_format=memory_format(device))
     # the detail gate starts nearly closed and has to open: it learns 10x faster than the rest
     fast_prefixes = ("gate.", "detail_gate.")
     gate = [p for name, p in model.named_parameters() if name.startswith(fast_prefixes)]
@@ -319,10 +322,11 @@ def _network_and_optimizer(opts: TrainOptions, device: torch.device):
     if opts.init:
         from safetensors.torch import load_file
 
+        from ..core.bundled import weights_file
         from ..core.model import load_grown
 
         with torch.no_grad():
-            load_grown(model, load_file(opts.init))
+            load_grown(model, load_file(weights_file(opts.init)))
     return model, optimizer, ema
 
 
@@ -363,7 +367,7 @@ def _save_checkpoint(path: Path, model, optimizer, step, best, elapsed, ema=None
         "step": step,
         "best": best,
         "elapsed": elapsed,
-        "config": asdict(model.config),
+        "architecture": asdict(model.config),
     }
     if ema is not None:
         state["ema"] = ema.state_dict()
