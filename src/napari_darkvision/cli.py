@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ._cli_parser import build_parser
+from .core.output import default_output
 
 
 def _enhance(args) -> int:
@@ -28,11 +29,6 @@ def _is_many(text: str) -> bool:
         or (not path.exists() and any(c in text for c in "*?["))
         or path.suffix.lower() == ".txt"
     )
-
-
-def default_output(source: Path, suffix: str = ".png") -> Path:
-    """The single-file naming rule: ``<input stem>_darkvision<suffix>`` beside the input."""
-    return source.with_name(f"{source.stem}_darkvision{suffix}")
 
 
 def _enhance_one(args, source: Path) -> int:
