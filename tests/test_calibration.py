@@ -398,3 +398,13 @@ def read_back(path):
     from napari_darkvision.core.raw import read_raw
 
     return read_raw(path)
+
+
+def test_a_cluster_of_hot_pixels_is_filled_without_a_warning(camera, profile):
+    block = np.zeros(camera.shape, dtype=bool)
+    block[100:110:2, 100:110:2] = True  # 5 x 5 red pixels: the middle one has no neighbour that is not hot
+    clustered = dataclasses.replace(profile, hot_index=np.union1d(profile.hot_index, np.flatnonzero(block)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's "All-NaN slice" reached the terminal
+        corrected, _ = apply_profile(camera.darks(1)[0], clustered)
+    assert np.isfinite(corrected.mosaic).all()
