@@ -158,6 +158,23 @@ def test_importing_the_batch_imports_neither_torch_nor_dask():
     )
 
 
+def test_the_batch_never_imports_the_command_line():
+    """Imports point down: the CLI uses the batch, not the other way (function-level ones included)."""
+    import ast
+
+    import napari_darkvision.batch as batch
+
+    for module in Path(batch.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                names = [f"{'.' * node.level}{node.module or ''}"] + [alias.name for alias in node.names]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            assert not any(n.split(".")[-1] in ("cli", "_cli_parser") for n in names), (module.name, names)
+
+
 def test_killed_run_leaves_only_complete_files_and_resumes(tmp_path):
     sources = write_raws(tmp_path / "in", 12)
     reference = enhance_many(sources, tmp_path / "reference", scheduler="none", threads=1, progress=False)
@@ -328,6 +345,8 @@ def test_the_summary_is_checked_as_an_output(tmp_path, capsys):
     assert main([*base, "--summary", str(tmp_path / "s" / "link.json")]) == 2
     assert "over the input" in capsys.readouterr().err
     (tmp_path / "s" / "link.json").unlink()
+    assert main([*base, "--summary", str(tmp_path / "nowhere" / "x.json")]) == 2
+    assert "does not exist" in capsys.readouterr().err
     assert {p.name: digest(p) for p in (tmp_path / "s").iterdir()} == before and not out.exists()
     notes = tmp_path / "notes.json"
     notes.write_text('{"mine": true}\n')

@@ -117,7 +117,7 @@ def _run(paths, out_dir, *, format, overwrite, recursive, client, progress, sche
     summary_path = None
     if summary is not False:
         summary_path = Path(summary) if summary else out_dir / f"{SUMMARY_NAME}.json"
-        check_summary_target(summary_path, sources, overwrite=overwrite, default=not summary)
+        check_summary_target(summary_path, sources, overwrite=overwrite, default=not summary, out_dir=out_dir)
     batch = BatchSummary(results)
     tracker = _Tracker(len(jobs), progress)
     try:

@@ -143,9 +143,13 @@ def _text_writer(text: str):
     return write
 
 
-def check_summary_target(json_path: Path, sources, *, overwrite: bool, default: bool) -> None:
+def check_summary_target(json_path: Path, sources, *, overwrite: bool, default: bool, out_dir: Path) -> None:
     """OutputError now, before any work, for a summary that could not or should not be written:
-    not ``.json``, over an input, or over a file that is not a summary of ours without `overwrite`."""
+    not ``.json``, over an input, in a folder that is not there (nor `out_dir`, made later), or over
+    a file that is not a summary of ours without `overwrite`."""
+    folder = json_path.absolute().parent
+    if not folder.is_dir() and not folder.is_relative_to(Path(out_dir).absolute()):
+        raise OutputError(f"The summary's folder {folder} does not exist.")
     if json_path.suffix.lower() != ".json":
         raise OutputError(
             f"The summary {json_path} must end in .json (its CSV is written beside it), not "
