@@ -117,8 +117,13 @@ def _libraries_quiet(enabled: bool):
         return
     with contextlib.suppress(AttributeError, ValueError):
         sys.stderr.flush()
+    try:
+        capture = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the with below, once fd 2 is on it
+    except OSError:  # no room for it (a full disk): the libraries may print, the file still runs
+        yield said
+        return
     saved = os.dup(2)
-    with tempfile.TemporaryFile() as capture:
+    with capture:
         os.dup2(capture.fileno(), 2)
         try:
             with warnings.catch_warnings(record=True) as caught:
@@ -285,16 +290,17 @@ def _run_here(jobs: list[Job], options: dict, tracker) -> Iterator[FileResult]:
 
 def _run_on_dask(jobs: list[Job], options: dict, client, tracker) -> Iterator[FileResult]:
     """One task per file; a task whose worker died is retried on another (Dask's allowed-failures)
-    and reported as failed when workers keep dying on it: never lost."""
+    and reported as failed when workers keep dying on it: never lost. A cluster without any worker
+    for the time allowed (:data:`WORKERLESS_TIMEOUT_S`) raises ClusterLostError: the batch ends."""
     from distributed import KilledWorker, as_completed
 
+    watch = _WorkerWatch(client)
     futures = client.map(enhance_file, [str(j.source) for j in jobs], [str(j.output) for j in jobs],
                          options=options, key=[f"darkvision-{i}-{os.getpid()}-{time.time_ns()}" for i in range(len(jobs))],
                          retries=1)  # fmt: skip
     pending = dict(zip(futures, jobs, strict=True))
     client.subscribe_topic(STAGE_TOPIC, tracker.dask_event)
     finishing = as_completed(futures)
-    watch = _WorkerWatch(client)
     try:
         while pending:
             batch = finishing.next_batch(block=False)
@@ -323,9 +329,16 @@ class _WorkerWatch:
 
     def __init__(self, client):
         import dask
+        from dask.utils import parse_timedelta
 
         self.client = client
-        self.allowed = float(dask.config.get("darkvision.workerless-timeout", WORKERLESS_TIMEOUT_S))
+        setting = dask.config.get("darkvision.workerless-timeout", WORKERLESS_TIMEOUT_S)
+        try:
+            self.allowed = float(parse_timedelta(setting, default="s"))
+        except (TypeError, ValueError, KeyError):
+            raise SchedulerError(
+                f"Dask's darkvision.workerless-timeout is a time in seconds, not {setting!r}."
+            ) from None
         self.since: float | None = None
         self.looked = 0.0
 
