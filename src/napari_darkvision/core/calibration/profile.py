@@ -185,37 +185,40 @@ def load_profile(path: str | os.PathLike) -> CameraProfile:
     """Read a profile written by :meth:`CameraProfile.save`; CalibrationError if it is not one
     (not a profile, truncated, damaged or of a newer version)."""
     path = Path(path)
-    name = os.fspath(path)
+    header, arrays = _read(path, with_arrays=True)
+    try:
+        for key in ("shape", "black_metadata", "black_measured", "read_noise_dn"):
+            header[key] = tuple(int(v) if key == "shape" else float(v) for v in header[key])
+        profile = CameraProfile(**header, **arrays, path=str(path.resolve()))
+        profile.dark_level()  # arrays of the sizes the header says
+    except (KeyError, TypeError, ValueError, IndexError) as err:
+        raise CalibrationError(f"{path} is a damaged camera profile ({type(err).__name__}: {err}).") from None
+    return profile
+
+
+def _read(path: Path, with_arrays: bool) -> tuple[dict, dict]:
+    """A profile file's header (its format and version checked) and, if asked, its arrays."""
     try:
         with np.load(path, allow_pickle=False) as data:
             header = json.loads(str(data["header"]))
-            arrays = {name: data[name] for name in _ARRAYS}
+            arrays = {key: data[key] for key in _ARRAYS} if with_arrays else {}
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as err:
         why = "not an .npz archive" if "pickle" in str(err) else f"{type(err).__name__}: {err}"
         raise CalibrationError(
-            f"{name} is not a readable napari-darkvision camera profile ({why})."
+            f"{path} is not a readable napari-darkvision camera profile ({why})."
         ) from None
     if not isinstance(header, dict) or header.pop("format", None) != PROFILE_FORMAT:
-        raise CalibrationError(f"{name} is not a napari-darkvision camera profile.")
+        raise CalibrationError(f"{path} is not a napari-darkvision camera profile.")
     try:
         version = int(header.get("version", 0))
     except (TypeError, ValueError):
         version = PROFILE_VERSION + 1
     if version > PROFILE_VERSION:
         raise CalibrationError(
-            f"{name} is a version {header['version']} profile; this napari-darkvision reads up to "
+            f"{path} is a version {header['version']} profile; this napari-darkvision reads up to "
             f"version {PROFILE_VERSION}: update napari-darkvision."
         )
-    try:
-        for field_name in ("shape", "black_metadata", "black_measured", "read_noise_dn"):
-            header[field_name] = tuple(
-                float(v) if field_name != "shape" else int(v) for v in header[field_name]
-            )
-        profile = CameraProfile(**header, **arrays, path=str(path.resolve()))
-        profile.dark_level()  # arrays of the sizes the header says
-    except (KeyError, TypeError, ValueError, IndexError) as err:
-        raise CalibrationError(f"{name} is a damaged camera profile ({type(err).__name__}: {err}).") from None
-    return profile
+    return header, arrays
 
 
 def profile_mismatches(raw: RawImage, profile: CameraProfile) -> list[str]:
@@ -302,10 +305,10 @@ def resolve_profile(profile, raw: RawImage) -> CameraProfile:
 
 def check_profile_source(profile) -> None:
     """CalibrationError now (before a shot is read, before torch) for a profile path that is not
-    there, or a profile file that cannot be read."""
+    there, or a file that is not a profile (truncated, of another format or a newer version)."""
     if isinstance(profile, CameraProfile):
         return
     if not Path(profile).exists():
         raise CalibrationError(f"No camera profile at {profile}: give a profile file or a folder of them.")
     if Path(profile).is_file():
-        load_profile(profile)
+        _read(Path(profile), with_arrays=False)  # a truncated file has lost its directory: seen here
