@@ -373,7 +373,9 @@ def test_a_truncated_profile_is_one_line_and_skipped_in_a_folder(tmp_path, camer
     good = profile.save(folder / "cam.npz")
     cut = folder / "a_cut.npz"  # sorted first: it must not hide the good one
     cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
-    with pytest.raises(CalibrationError, match="a_cut.npz is not a readable"):
+    with pytest.raises(
+        CalibrationError, match="a_cut.npz is not a napari-darkvision camera profile, or a damaged one"
+    ):
         load_profile(cut)
     shot = tmp_path / "shot.dng"
     write_dng(shot, camera.shot(scene() * 150.0, rng=np.random.default_rng(2)))
@@ -385,7 +387,10 @@ def test_a_truncated_profile_is_one_line_and_skipped_in_a_folder(tmp_path, camer
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert run.stdout.split() == ["2", "False"], run.stdout + run.stderr  # refused before torch
-    assert run.stderr.count("\n") == 1 and "a_cut.npz is not a readable" in run.stderr, run.stderr
+    assert (
+        run.stderr.count("\n") == 1
+        and "a_cut.npz is not a napari-darkvision camera profile, or a damaged one" in run.stderr
+    ), run.stderr
     with pytest.warns(ProfileSkippedWarning, match="a_cut.npz"):
         assert select_profile(folder, read_back(shot)).path == str(good.resolve())
     args = ["enhance", str(shot), "--profile", str(folder), "-o", str(png), "--ratio", "100", "-q"]

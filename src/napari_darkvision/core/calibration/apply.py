@@ -69,7 +69,7 @@ def _check_levels(raw: RawImage, profile: CameraProfile) -> None:
     name = os.path.basename(profile.path) or "The camera profile"
     why = implausible(profile)
     if why:
-        raise CalibrationError(f"{name} was not made from dark frames ({why}): calibrate again.")
+        raise CalibrationError(f"{name} was not made from dark frames: {why} Calibrate again.")
     for channel, (dark, black) in enumerate(zip(profile.black_measured, raw.black_level, strict=True)):
         if abs(dark - black) > level_tolerance(black, raw.white_level):
             raise CalibrationError(

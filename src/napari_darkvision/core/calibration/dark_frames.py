@@ -97,7 +97,7 @@ def calibrate(frames, flats=None, block: int = SHADING_BLOCK) -> CameraProfile:
     why = implausible(profile)
     if why:
         raise CalibrationError(
-            f"These {n} frames are not dark frames of one sensor ({why}): take them with the lens cap on, "
+            f"These {n} frames are not dark frames of one sensor: {why} Take them with the lens cap on, "
             "at the shots' ISO and exposure time."
         )
     if flats:

@@ -61,9 +61,9 @@ def implausible(profile: CameraProfile) -> str:
     hot = profile.hot_index.size / max(1, int(np.prod(profile.shape)))
     level = max(abs(m - b) for m, b in zip(profile.black_measured, profile.black_metadata, strict=True))
     if noise[0] < MIN_READ_NOISE_DN:
-        return f"read noise {noise[0]:.2f} DN, below any sensor's (copies of one frame, or processed frames?)"
+        return f"read noise {noise[0]:.2f} DN, below any sensor's: copies of one frame, or processed frames?"
     if noise[1] > MAX_READ_NOISE * span:
-        return f"read noise {noise[1]:.0f} DN, more than {MAX_READ_NOISE:.0%} of the raw range"
+        return f"read noise {noise[1]:.0f} DN, more than {MAX_READ_NOISE:.0%} of the raw range."
     if hot > MAX_HOT_FRACTION:
         return f"{hot:.1%} of the pixels hot, more than {MAX_HOT_FRACTION:.0%}: frames with light in them?"
     if level > level_tolerance(min(profile.black_metadata), profile.white_level):
@@ -205,7 +205,7 @@ def _read(path: Path, with_arrays: bool) -> tuple[dict, dict]:
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as err:
         why = "not an .npz archive" if "pickle" in str(err) else f"{type(err).__name__}: {err}"
         raise CalibrationError(
-            f"{path} is not a readable napari-darkvision camera profile ({why})."
+            f"{path} is not a napari-darkvision camera profile, or a damaged one ({why})."
         ) from None
     if not isinstance(header, dict) or header.pop("format", None) != PROFILE_FORMAT:
         raise CalibrationError(f"{path} is not a napari-darkvision camera profile.")
