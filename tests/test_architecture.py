@@ -14,7 +14,6 @@ CORE = f"{PACKAGE}.core"
 #: The command line's modules: ``cli`` (a module today, a folder once the doors move) and its parser.
 CLI = (f"{PACKAGE}.cli", f"{PACKAGE}._cli_parser")
 #: batch/plan.py takes ``default_output`` from the CLI; the doors' move puts it in core (issue 24).
-PLAN_TO_CLI = (f"{PACKAGE}.batch.plan", f"{PACKAGE}.cli")
 
 
 def modules_in(source: Path) -> dict[str, Path]:
@@ -70,13 +69,13 @@ def is_within(module: str, packages: tuple[str, ...] | str) -> bool:
     return any(module == p or module.startswith(p + ".") for p in packages)
 
 
-def edges(within, targets, known=()) -> list[str]:
+def edges(within, targets) -> list[str]:
     return sorted(
         f"{source} -> {target}"
         for source, imported in GRAPH.items()
         if is_within(source, within)
         for target in imported
-        if targets(target) and (source, target) not in known
+        if targets(target)
     )
 
 
@@ -135,15 +134,8 @@ def test_core_imports_nothing_of_the_package_outside_core():
 
 
 def test_batch_does_not_import_the_command_line():
-    assert edges(f"{PACKAGE}.batch", lambda target: is_within(target, CLI), known={PLAN_TO_CLI}) == []
-
-
-@pytest.mark.xfail(strict=False, reason="default_output moves out of the CLI with the doors (issue 24)")
-def test_batch_plan_does_not_import_the_command_line():
-    assert edges(f"{PACKAGE}.batch.plan", lambda target: is_within(target, CLI)) == []
+    assert edges(f"{PACKAGE}.batch", lambda target: is_within(target, CLI)) == []
 
 
 def test_no_import_cycle_between_modules_of_the_package():
-    """Without batch/plan -> cli, which the test above expects to go."""
-    graph = {m: {t for t in imported if (m, t) != PLAN_TO_CLI} for m, imported in GRAPH.items()}
-    assert cycles(graph) == []
+    assert cycles(GRAPH) == []

@@ -158,6 +158,23 @@ def test_importing_the_batch_imports_neither_torch_nor_dask():
     )
 
 
+def test_the_batch_never_imports_the_command_line():
+    """Imports point down: the CLI uses the batch, not the other way (function-level ones included)."""
+    import ast
+
+    import napari_darkvision.batch as batch
+
+    for module in Path(batch.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                names = [f"{'.' * node.level}{node.module or ''}"] + [alias.name for alias in node.names]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            assert not any(n.split(".")[-1] in ("cli", "_cli_parser") for n in names), (module.name, names)
+
+
 def test_killed_run_leaves_only_complete_files_and_resumes(tmp_path):
     sources = write_raws(tmp_path / "in", 12)
     reference = enhance_many(sources, tmp_path / "reference", scheduler="none", threads=1, progress=False)
@@ -190,15 +207,13 @@ def test_killed_run_leaves_only_complete_files_and_resumes(tmp_path):
     assert all(expected[name] == value for name, value in written.items())  # whole, or absent
     leftovers = [p.name for p in out.iterdir() if p.name not in written]
     assert all(name.startswith(".") and name.endswith(PARTIAL_SUFFIX) for name in leftovers), leftovers
-    for name in leftovers:  # a run killed long ago: the rerun removes its temporary files
-        os.utime(out / name, (time.time() - 3600,) * 2)
     resumed = enhance_many(tmp_path / "in", out, scheduler="none", threads=1, progress=False)
     assert (len(resumed.done), len(resumed.skipped), len(resumed.failed)) == (
         12 - len(written),
         len(written),
         0,
     )
-    assert outputs(out) == expected
+    assert outputs(out) == expected  # and the killed run's temporary files went with each file's rewrite
     assert sorted(p.name for p in out.iterdir()) == sorted(
         [*expected, "darkvision-summary.json", "darkvision-summary.csv"]
     )
@@ -314,3 +329,243 @@ def test_strength_is_checked_before_work_and_applied(mixed_folder, tmp_path, cap
     amplified = run_to_end(dv.enhance_steps(source, ratio=100, strength=0.0)).image
     assert np.array_equal(pixels(name), amplified)
     assert not np.array_equal(pixels(name), run_to_end(dv.enhance_steps(source, ratio=100)).image)
+
+
+# -- nothing lost at the batch's doors (issue 23) --------------------------------------------------
+
+
+def test_the_summary_is_checked_as_an_output(tmp_path, capsys):
+    sources = write_raws(tmp_path / "s", 2)
+    before = {p.name: digest(p) for p in (tmp_path / "s").iterdir()}
+    out = tmp_path / "out"
+    base = ["enhance", str(tmp_path / "s"), "-o", str(out), "--scheduler", "none", "-q"]
+    assert main([*base, "--summary", str(sources[0])]) == 2  # not .json: never over a raw
+    assert "must end in .json" in capsys.readouterr().err
+    (tmp_path / "s" / "link.json").symlink_to(sources[0])
+    assert main([*base, "--summary", str(tmp_path / "s" / "link.json")]) == 2
+    assert "over the input" in capsys.readouterr().err
+    (tmp_path / "s" / "link.json").unlink()
+    assert main([*base, "--summary", str(tmp_path / "nowhere" / "x.json")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert {p.name: digest(p) for p in (tmp_path / "s").iterdir()} == before and not out.exists()
+    notes = tmp_path / "notes.json"
+    notes.write_text('{"mine": true}\n')
+    assert (
+        main([*base, "--summary", str(notes)]) == 2
+        and "not a napari-darkvision summary" in capsys.readouterr().err
+    )
+    assert notes.read_text() == '{"mine": true}\n' and not out.exists()
+    previous = os.umask(0o022)
+    try:
+        assert main([*base, "--summary", str(notes), "--overwrite"]) == 0
+        assert main([*base, "--summary", str(notes)]) == 0  # our own summary: replaced by the rerun
+    finally:
+        os.umask(previous)
+    document = json.loads(notes.read_text())
+    assert document["format"] == "napari-darkvision batch summary" and document["skipped"] == 2
+    assert (
+        oct(notes.stat().st_mode & 0o777)
+        == oct(0o644)
+        == oct(notes.with_suffix(".csv").stat().st_mode & 0o777)
+    )
+
+
+def test_a_summary_that_cannot_be_written_loses_no_result(mixed_folder, tmp_path, capsys, monkeypatch):
+    import errno
+
+    folder, _ = mixed_folder
+    out = tmp_path / "out"
+    args = ["enhance", str(folder), "-o", str(out), "--scheduler", "none", "-q"]
+    assert main(args) == 1 and summary(out)["failed"] == 3  # the previous run's summary
+    capsys.readouterr()
+    replace = os.replace
+
+    def full_disk(source, target, *rest, **options):
+        if str(target).endswith(".json"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return replace(source, target, *rest, **options)
+
+    monkeypatch.setattr(os, "replace", full_disk)
+    assert main([*args, "--overwrite"]) == 1
+    printed = capsys.readouterr()
+    assert (
+        "2 done" in printed.out and "failed: holiday.ARW" in printed.out and "failed: cut.dng" in printed.out
+    )
+    assert printed.err.count("\n") == 1 and "Not enough space" in printed.err, printed.err
+    assert not (out / "darkvision-summary.json").exists() and not (out / "darkvision-summary.csv").exists()
+    assert not [p for p in out.iterdir() if p.name.endswith(PARTIAL_SUFFIX)]
+
+
+def test_a_recursive_glob_ends_on_a_symlink_loop(tmp_path):
+    folder = tmp_path / "L" / "d"
+    write_raws(folder, 1)
+    (folder / "up").symlink_to("..")
+    (folder / "self").symlink_to("../d")
+    pattern = str(tmp_path / "L" / "**" / "*.dng")
+    run = run_cli(pattern, "-o", tmp_path / "L_out", "--recursive", "--scheduler", "none", timeout=60)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "1 done" in run.stdout and list(outputs(tmp_path / "L_out")) == ["dark00_darkvision.png"]
+
+
+@pytest.mark.parametrize("address", ["foo://bar", "tcp://127.0.0.1:notaport", "tcp://127.0.0.1:70000"])
+def test_a_malformed_scheduler_is_one_line_before_torch(tmp_path, address):
+    write_raws(tmp_path / "s", 2)
+    out = tmp_path / "out"
+    code = (
+        "import sys; from napari_darkvision.cli import main; "
+        f"code = main(['enhance', {str(tmp_path / 's')!r}, '-o', {str(out)!r}, '--scheduler', {address!r}]); "
+        "print(code, 'torch' in sys.modules)"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=120)
+    assert run.stdout.split() == ["2", "False"], run.stdout + run.stderr
+    assert run.stderr.count("\n") == 1 and "is not a Dask scheduler address" in run.stderr, run.stderr
+    assert not out.exists()
+
+
+def test_an_unreachable_scheduler_leaves_no_folder_and_no_summary(tmp_path, monkeypatch):
+    pytest.importorskip("distributed")
+    from napari_darkvision.batch import SchedulerError, execute
+
+    monkeypatch.setattr(execute, "CONNECT_TIMEOUT_S", 2)
+    write_raws(tmp_path / "s", 2)
+    with pytest.raises(SchedulerError, match="Cannot reach"):
+        enhance_many(tmp_path / "s", tmp_path / "out", scheduler="tcp://127.0.0.1:1", progress=False)
+    assert not (tmp_path / "out").exists()
+    (tmp_path / "there").mkdir()
+    with pytest.raises(SchedulerError):
+        enhance_many(tmp_path / "s", tmp_path / "there", scheduler="tcp://127.0.0.1:1", progress=False)
+    assert list((tmp_path / "there").iterdir()) == []
+
+
+def test_our_outputs_are_not_taken_as_inputs(tmp_path, capsys):
+    tree = tmp_path / "tree"
+    write_raws(tree, 2)
+    base = ["--scheduler", "none", "-q", "--recursive"]
+    assert main(["enhance", str(tree), "-o", str(tree / "enhanced"), "--format", "dng", *base]) == 0
+    capsys.readouterr()
+    assert main(["enhance", str(tree), "-o", str(tmp_path / "again"), *base]) == 0
+    assert "ignored: 2 files written by napari-darkvision" in capsys.readouterr().out
+    assert sorted(outputs(tmp_path / "again")) == ["dark00_darkvision.png", "dark01_darkvision.png"]
+    assert {r["status"] for r in summary(tmp_path / "again")["results"]} == {"done", "ignored"}
+    assert main(["enhance", str(tree), "-o", str(tmp_path / "all"), *base, "--include-outputs"]) == 0
+    assert "dark00_darkvision_darkvision.png" in outputs(tmp_path / "all")
+
+
+def test_a_partial_file_left_by_a_kill_goes_with_the_next_write(tmp_path):
+    sources = write_raws(tmp_path / "s", 1)
+    out = tmp_path / "out"
+    out.mkdir()
+    leftover = out / f".dark00_darkvision.png.k1ll3d0_{PARTIAL_SUFFIX}"
+    leftover.write_bytes(b"")  # what a SIGKILL mid-write leaves: young, empty
+    other = out / f".other_darkvision.png.k1ll3d0_{PARTIAL_SUFFIX}"
+    other.write_bytes(b"")  # another output's: not this write's to remove
+    assert len(enhance_many(sources, out, scheduler="none", progress=False).done) == 1
+    assert not leftover.exists() and other.exists()
+
+
+def test_library_noise_stays_off_stderr(tmp_path):
+    broken = Path(__file__).parents[1] / ".." / "shared" / "raw" / "broken"
+    noisy = [
+        broken / "exiftool_Nikon.nef",
+        broken / "exiftool_FujiFilm.raf",
+        broken / "exiftool_Panasonic.rw2",
+    ]
+    if not all(path.is_file() for path in noisy):
+        pytest.skip("../shared/raw/broken is not here")
+    write_raws(tmp_path / "s", 1)
+    for path in noisy:
+        (tmp_path / "s" / path.name).write_bytes(path.read_bytes())
+    run = run_cli(tmp_path / "s", "-o", tmp_path / "out", "--scheduler", "none")
+    assert run.returncode == 1 and run.stderr == "", run.stderr
+    reasons = {Path(r["source"]).name: r["reason"] for r in summary(tmp_path / "out")["results"]}
+    assert "data corrupted" in reasons["exiftool_Nikon.nef"]  # LibRaw's, from C
+    assert "Unexpected end of file" in reasons["exiftool_FujiFilm.raf"]
+    assert "not supported" in reasons["exiftool_Panasonic.rw2"]  # tifffile's, by logging
+
+
+def wait_for_outputs(out: Path, count: int, process, seconds: float = 180) -> None:
+    deadline = time.monotonic() + seconds
+    while len(outputs(out) if out.is_dir() else {}) < count:
+        assert time.monotonic() < deadline and process.poll() is None, "the batch made no progress"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_and_ctrl_c_write_the_summary(tmp_path, stop):
+    write_raws(tmp_path / "in", 8)
+    out = tmp_path / "out"
+    command = [
+        *CLI,
+        "enhance",
+        str(tmp_path / "in"),
+        "-o",
+        str(out),
+        "--scheduler",
+        "none",
+        "--threads",
+        "1",
+        "-q",
+    ]
+    process = subprocess.Popen(command, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_outputs(out, 1, process)
+        process.send_signal(stop)
+        printed, errors = process.communicate(timeout=60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+    assert process.returncode == 128 + stop, printed + errors
+    result = summary(out)
+    assert result["interrupted"] and result["done"] >= 1 and result["unfinished"] >= 1
+    assert result["done"] + result["unfinished"] == 8 == len(result["results"])
+    assert "unfinished:" in printed and "rerun the same command" in printed
+    assert "Traceback" not in errors
+
+
+def test_a_cluster_that_loses_its_last_worker_ends_in_time(tmp_path):
+    """The --help's promise: no worker for the time allowed (here 5 s) ends the batch, which
+    reports the files it did not finish and writes the summary."""
+    distributed = pytest.importorskip("distributed")
+    dask = Path(sys.executable).with_name("dask")
+    if not dask.exists():
+        pytest.skip("the dask command is not installed")
+    write_raws(tmp_path / "in", 6, shape=(768, 1152))
+    address_file = tmp_path / "scheduler.json"
+    common = dict(cwd=tmp_path, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    processes = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                                   "--scheduler-file", address_file], **common)]  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not address_file.exists():
+            assert time.monotonic() < deadline, "the scheduler did not start"
+            time.sleep(0.1)
+        address = json.loads(address_file.read_text())["address"]
+        processes.append(subprocess.Popen([dask, "worker", address, "--host", "127.0.0.1", "--no-nanny",
+                                           "--nthreads", "1", "--no-dashboard"], **common))  # fmt: skip
+        with distributed.Client(address, timeout=30) as client:
+            client.wait_for_workers(1, timeout=120)
+        out = tmp_path / "out"
+        command = [*CLI, "enhance", str(tmp_path / "in"), "-o", str(out), "--scheduler", address, "-q"]
+        env = {**ENV, "DASK_DARKVISION__WORKERLESS_TIMEOUT": "5"}
+        batch = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        processes.append(batch)
+        wait_for_outputs(out, 1, batch)
+        processes[1].kill()  # no nanny: no worker comes back
+        killed = time.monotonic()
+        printed, errors = batch.communicate(timeout=90)
+        assert time.monotonic() - killed < 60, "the batch did not end in the time allowed"
+    finally:
+        for process in reversed(processes):
+            process.kill()
+            process.wait(30)
+    assert batch.returncode == 1, printed + errors
+    result = summary(out)
+    assert result["unfinished"] >= 1 and result["done"] + result["unfinished"] + result["failed"] == 6
+    assert "no worker for 5 s" in printed and "unfinished:" in printed
+    assert all("no worker" in r["reason"] for r in result["results"] if r["status"] == "unfinished")
+
+
+def test_help_states_the_lost_cluster_bound(capsys):
+    with pytest.raises(SystemExit):
+        main(["enhance", "--help"])
+    assert "no worker for 60 s" in " ".join(capsys.readouterr().out.split())

@@ -265,3 +265,151 @@ def test_calibrating_needs_neither_torch_nor_qt():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# -- frames that are not dark frames, profiles that do not fit (issue 23) ---------------------------
+
+
+def test_frames_that_are_not_dark_are_refused_naming_the_frame(camera):
+    from napari_darkvision.core.calibration import CalibrationWarning
+
+    darks = camera.darks(3)
+    bright = camera.shot(np.full(camera.shape, 2000.0), rng=np.random.default_rng(5))
+    with pytest.raises(CalibrationError, match=r"^frame 3 is not a dark frame: its level is \+2\d\d\d DN"):
+        calibrate([*darks[:2], bright])
+    rng = np.random.default_rng(6)
+    noise = dataclasses.replace(darks[0], mosaic=rng.integers(0, int(WHITE), camera.shape, dtype=np.uint16))
+    with pytest.raises(CalibrationError, match="frame 2 is not a dark frame"):
+        calibrate([darks[0], noise])
+    over = darks[1].mosaic.copy()
+    over.ravel()[rng.choice(over.size, over.size // 100, replace=False)] = int(WHITE) + 500  # above white
+    with pytest.raises(
+        CalibrationError, match=r"frame 2 is not a dark frame: 1\.0% of its pixels are near or above"
+    ):
+        calibrate([darks[0], dataclasses.replace(darks[1], mosaic=over)])
+    with pytest.raises(CalibrationError, match="frame 2 is the same frame as frame 1"):
+        calibrate([darks[0], darks[0], darks[1]])
+    almost = darks[0].mosaic.copy()
+    almost[0, 0] += 1  # distinct, but no noise between them: not two exposures
+    with pytest.raises(CalibrationError, match="read noise 0.00 DN"):
+        calibrate([darks[0], dataclasses.replace(darks[0], mosaic=almost)])
+    hot = np.zeros(camera.shape, dtype=np.uint16)
+    hot.ravel()[rng.choice(hot.size, hot.size // 30, replace=False)] = 300  # 3 % "hot": a faint picture
+    with pytest.raises(CalibrationError, match=r"3\.\d% of the pixels hot"):
+        calibrate([dataclasses.replace(d, mosaic=d.mosaic + hot) for d in darks])
+    unknown = [dataclasses.replace(d, iso=0.0) for d in darks]
+    with pytest.warns(CalibrationWarning, match="record no ISO"):
+        calibrate(unknown)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        calibrate(darks)  # real dark frames: no refusal, no warning
+
+
+def test_cli_refuses_a_clean_photo_as_dark_frames_in_one_line(tmp_path, capsys):
+    from pathlib import Path
+
+    from napari_darkvision.cli import main
+
+    reference = Path(__file__).parents[1] / "sample_data" / "gopro_clean_reference.dng"
+    if not reference.is_file():
+        pytest.skip("sample_data/gopro_clean_reference.dng is not in this checkout")
+    out = tmp_path / "p.npz"
+    assert main(["calibrate", str(reference), str(reference), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "gopro_clean_reference.dng is not a dark frame" in err, err
+    assert not out.exists()
+
+
+def far_profile(profile, shift: float):
+    """A profile whose dark level is `shift` DN above the black level of the shots it is applied to
+    (and, so that it looks made from dark frames, of its own metadata)."""
+    return dataclasses.replace(
+        profile,
+        shading_grid=profile.shading_grid + np.float32(shift),
+        black_measured=tuple(b + shift for b in profile.black_measured),
+        black_metadata=tuple(b + shift for b in profile.black_metadata),
+    )
+
+
+def test_a_profile_that_would_move_the_levels_is_refused(tmp_path, camera, profile, capsys):
+    from napari_darkvision.cli import main
+
+    shot = camera.shot(scene() * 150.0, rng=np.random.default_rng(2))
+    apply_profile(shot, far_profile(profile, 40.0))  # within the tolerance (1 % of the range)
+    with pytest.raises(CalibrationError, match=r"would move this shot's levels by -40\d DN"):
+        apply_profile(shot, far_profile(profile, 400.0))
+    silent = dataclasses.replace(profile, read_noise_dn=(0.0,) * 4)
+    with pytest.raises(CalibrationError, match="not made from dark frames.*read noise 0.00"):
+        apply_profile(shot, silent)
+    path = far_profile(profile, 400.0).save(tmp_path / "far.npz")
+    write_dng(tmp_path / "shot.dng", shot)
+    png = tmp_path / "shot.png"
+    args = [
+        "enhance",
+        str(tmp_path / "shot.dng"),
+        "--profile",
+        str(path),
+        "-o",
+        str(png),
+        "--ratio",
+        "100",
+        "-q",
+    ]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "would move this shot's levels" in err, err
+    assert not png.exists()
+
+
+def test_a_truncated_profile_is_one_line_and_skipped_in_a_folder(tmp_path, camera, profile, capsys):
+    import subprocess
+    import sys
+
+    from napari_darkvision.cli import main
+    from napari_darkvision.core.calibration import ProfileSkippedWarning
+
+    folder = tmp_path / "profiles"
+    folder.mkdir()
+    good = profile.save(folder / "cam.npz")
+    cut = folder / "a_cut.npz"  # sorted first: it must not hide the good one
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(
+        CalibrationError, match="a_cut.npz is not a napari-darkvision camera profile, or a damaged one"
+    ):
+        load_profile(cut)
+    shot = tmp_path / "shot.dng"
+    write_dng(shot, camera.shot(scene() * 150.0, rng=np.random.default_rng(2)))
+    png = tmp_path / "shot.png"
+    code = (
+        "import sys; from napari_darkvision.cli import main; "
+        f"code = main(['enhance', {str(shot)!r}, '--profile', {str(cut)!r}, '-o', {str(png)!r}]); "
+        "print(code, 'torch' in sys.modules)"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.stdout.split() == ["2", "False"], run.stdout + run.stderr  # refused before torch
+    assert (
+        run.stderr.count("\n") == 1
+        and "a_cut.npz is not a napari-darkvision camera profile, or a damaged one" in run.stderr
+    ), run.stderr
+    with pytest.warns(ProfileSkippedWarning, match="a_cut.npz"):
+        assert select_profile(folder, read_back(shot)).path == str(good.resolve())
+    args = ["enhance", str(shot), "--profile", str(folder), "-o", str(png), "--ratio", "100", "-q"]
+    with pytest.warns(ProfileSkippedWarning):
+        assert main(args) == 0
+    assert png.is_file()
+
+
+def read_back(path):
+    from napari_darkvision.core.raw import read_raw
+
+    return read_raw(path)
+
+
+def test_a_cluster_of_hot_pixels_is_filled_without_a_warning(camera, profile):
+    block = np.zeros(camera.shape, dtype=bool)
+    block[100:110:2, 100:110:2] = True  # 5 x 5 red pixels: the middle one has no neighbour that is not hot
+    clustered = dataclasses.replace(profile, hot_index=np.union1d(profile.hot_index, np.flatnonzero(block)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's "All-NaN slice" reached the terminal
+        corrected, _ = apply_profile(camera.darks(1)[0], clustered)
+    assert np.isfinite(corrected.mosaic).all()

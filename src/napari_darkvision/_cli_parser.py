@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from .batch.execute import WORKERLESS_TIMEOUT_S
 from .core.archs import ARCHITECTURES
 from .core.bundled import DEFAULT_MODEL, SHIPPED_MODELS
 
@@ -71,7 +72,9 @@ def _add_batch_options(p) -> None:
         metavar="ADDRESS",
         help=(
             "an existing Dask scheduler (e.g. tcp://10.0.0.5:8786; default: Dask's "
-            "scheduler-address setting, else a local cluster), or 'none': this process"
+            "scheduler-address setting, else a local cluster), or 'none': this process. A cluster "
+            f"with no worker for {WORKERLESS_TIMEOUT_S} s ends the batch, its files reported unfinished "
+            "(Dask setting darkvision.workerless-timeout)"
         ),
     )
     batch.add_argument(
@@ -81,7 +84,15 @@ def _add_batch_options(p) -> None:
     batch.add_argument(
         "--summary",
         metavar="JSON",
-        help="where to write the summary (default OUT_DIR/darkvision-summary.json; CSV beside)",
+        help=(
+            "where to write the summary (default OUT_DIR/darkvision-summary.json; CSV beside; never "
+            "over an input, another file only with --overwrite); also written after Ctrl-C or SIGTERM"
+        ),
+    )
+    batch.add_argument(
+        "--include-outputs",
+        action="store_true",
+        help="also enhance DNGs that napari-darkvision enhanced (by default they are ignored)",
     )
 
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ._cli_parser import build_parser
+from .core.output import default_output
 
 
 def _enhance(args) -> int:
@@ -28,11 +29,6 @@ def _is_many(text: str) -> bool:
         or (not path.exists() and any(c in text for c in "*?["))
         or path.suffix.lower() == ".txt"
     )
-
-
-def default_output(source: Path, suffix: str = ".png") -> Path:
-    """The single-file naming rule: ``<input stem>_darkvision<suffix>`` beside the input."""
-    return source.with_name(f"{source.stem}_darkvision{suffix}")
 
 
 def _enhance_one(args, source: Path) -> int:
@@ -111,15 +107,25 @@ def _progress_shown_on(bar, name: str):
 
 
 def _calibrate(args) -> int:
+    """Dark frames to a profile; each frame checked (one line for the one refused) before writing."""
+    import warnings
+
     from .core.calibration import calibrate
     from .core.output import check_output
 
     frames = [Path(f) for f in args.frames]
-    for frame in frames + [Path(f) for f in args.flats or []]:
+    flats = [Path(f) for f in args.flats or []]
+    for frame in frames + flats:
         if not frame.is_file():
             raise _missing(frame)
-    check_output(args.output, sources=frames, overwrite=args.overwrite, formats=[".npz"])
-    profile = calibrate(frames, flats=args.flats or None)
+    check_output(args.output, sources=frames + flats, overwrite=args.overwrite, formats=[".npz"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            profile = calibrate(frames, flats=flats or None)
+        finally:
+            for warning in caught:
+                print(f"napari-darkvision: warning: {warning.message}", file=sys.stderr)
     written = profile.save(args.output, overwrite=args.overwrite)
     print(profile.summary())
     print(f"profile written to {written}")

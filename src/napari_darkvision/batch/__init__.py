@@ -19,25 +19,39 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import sys
+import threading
 import time
 from pathlib import Path
 
 from ..core.errors import MissingInputError, OutputError
 from ..core.output import OUTPUT_FORMATS
-from .execute import SchedulerError, _runner, _Tracker, enhance_file, local_cluster_size
+from .execute import (
+    WORKERLESS_TIMEOUT_S,
+    ClusterLostError,
+    SchedulerError,
+    _runner,
+    _Tracker,
+    check_scheduler,
+    enhance_file,
+    local_cluster_size,
+)
 from .plan import FORMATS, collect_inputs, plan_jobs, prepare_folders
-from .summary import SUMMARY_NAME, BatchSummary, FileResult, Job
+from .summary import SUMMARY_NAME, UNFINISHED, BatchSummary, FileResult, Job, check_summary_target
 
-#: Exit status of a batch in which some file failed (0: none did; 2: the batch could not start).
+#: Exit status of a batch in which some file (or the summary) failed (0: none did; 2: the batch
+#: could not start; 128 + the signal's number after Ctrl-C or SIGTERM).
 SOME_FAILED = 1
 
-__all__ = ["FORMATS", "BatchSummary", "FileResult", "Job", "SchedulerError", "collect_inputs", "enhance_file",
-           "enhance_many", "local_cluster_size", "plan_jobs", "run_from_cli"]  # fmt: skip
+__all__ = ["FORMATS", "WORKERLESS_TIMEOUT_S", "BatchSummary", "ClusterLostError", "FileResult", "Job",
+           "SchedulerError", "collect_inputs", "enhance_file", "enhance_many", "local_cluster_size", "plan_jobs",
+           "run_from_cli"]  # fmt: skip
 
 
 def enhance_many(paths, out_dir, *, ratio="auto", stretch=False, weights=None, device=None, format="png",
                  overwrite=False, recursive=False, client=None, progress=None, scheduler=None, workers=None,
-                 threads=None, summary=None, **enhance_options) -> BatchSummary:  # fmt: skip
+                 threads=None, summary=None, include_outputs=False, **enhance_options) -> BatchSummary:  # fmt: skip
     """Enhance many raws into `out_dir`; returns the :class:`BatchSummary` (also written there).
 
     Parameters
@@ -56,80 +70,122 @@ def enhance_many(paths, out_dir, *, ratio="auto", stretch=False, weights=None, d
     client
         A ``distributed.Client`` to run on. Without it: `scheduler` (an address, or "none" for
         this process only), else Dask's ``scheduler-address`` setting, else a local cluster of
-        `workers` processes (default: sized to the machine); this process without dask.
+        `workers` processes (default: sized to the machine); this process without dask. A cluster
+        without any worker for :data:`WORKERLESS_TIMEOUT_S` ends the batch, its files unfinished.
     progress
         True/False for a progress bar (None: tqdm's default), or a callable given each FileResult.
     threads
         Torch threads per file (default: the cores shared by the tasks that run at once).
     summary
         Where to write the summary JSON (CSV beside it); default ``out_dir/darkvision-summary.json``;
-        False writes none.
+        False writes none. Another file there is replaced only with `overwrite`, never an input.
+        If it cannot be written, the summary returned says why (``summary_error``; not ``ok``).
+    include_outputs
+        Also enhance the DNGs napari-darkvision wrote (skipped as "ignored" by default).
 
     Raises
     ------
     DarkvisionError
-        For a bad parameter, an unusable output folder or scheduler, or no input at all; a bad file
-        only fails its own row.
+        For a bad parameter, an unusable output folder, summary path or scheduler, or no input at
+        all; a bad file only fails its own row.
+    KeyboardInterrupt
+        After Ctrl-C, once the summary (the unfinished files included) is written.
     """
-    options = _check_options(ratio, stretch, weights, device, overwrite, threads, enhance_options)
+    batch = _run(paths, out_dir, ratio=ratio, stretch=stretch, weights=weights, device=device, format=format,
+                 overwrite=overwrite, recursive=recursive, client=client, progress=progress, scheduler=scheduler,
+                 workers=workers, threads=threads, summary=summary, include_outputs=include_outputs,
+                 **enhance_options)  # fmt: skip
+    if batch.interrupted:
+        raise KeyboardInterrupt
+    return batch
+
+
+def _run(paths, out_dir, *, format, overwrite, recursive, client, progress, scheduler, workers, threads, summary,
+         include_outputs, **enhance) -> BatchSummary:  # fmt: skip
+    """The batch; Ctrl-C (and SIGTERM, where the CLI turns it into one) ends it as `interrupted`."""
+    options = _check_options(overwrite, threads, include_outputs, enhance)
+    scheduler = check_scheduler(scheduler)
     out_dir = Path(out_dir)
     if out_dir.suffix.lower() in OUTPUT_FORMATS or out_dir.is_file():
         raise OutputError(f"The output of a batch is a folder, not the file {out_dir}.")
     started = time.perf_counter()
-    jobs, results = plan_jobs(paths, out_dir, format=format, recursive=recursive, overwrite=overwrite)
+    jobs, results = plan_jobs(paths, out_dir, format=format, recursive=recursive, overwrite=overwrite,
+                              include_outputs=include_outputs)  # fmt: skip
     if not jobs and not results:
         raise MissingInputError("No raw file to enhance in the inputs given.")
-    prepare_folders(jobs)
+    sources = [job.source for job in jobs] + [result.source for result in results]
+    summary_path = None
+    if summary is not False:
+        summary_path = Path(summary) if summary else out_dir / f"{SUMMARY_NAME}.json"
+        check_summary_target(summary_path, sources, overwrite=overwrite, default=not summary, out_dir=out_dir)
     batch = BatchSummary(results)
     tracker = _Tracker(len(jobs), progress)
     try:
+        # the runner first: an unreachable scheduler leaves neither a folder nor a summary
         with _runner(jobs, options, client, scheduler, workers, tracker) as (finished, batch.runner):
-            for result in finished:
-                results.append(result)
-                tracker.finished(result)
-    except KeyboardInterrupt:
+            prepare_folders(jobs, out_dir)
+            try:
+                for result in finished:
+                    results.append(result)
+                    tracker.finished(result)
+            except KeyboardInterrupt:
+                batch.interrupted = True
+            except ClusterLostError as err:
+                batch.stopped = str(err)
+            finally:
+                finished.close()
+                _close_unfinished(batch, jobs)
+                batch.seconds = round(time.perf_counter() - started, 3)
+                if summary_path is not None:
+                    batch.write(summary_path, sources=sources)
+    except KeyboardInterrupt:  # while the cluster starts or closes
         batch.interrupted = True
-        raise
     finally:
         tracker.close()
-        batch.seconds = round(time.perf_counter() - started, 3)
-        _write_summary(batch, out_dir, summary)
     return batch
 
 
-def _write_summary(batch: BatchSummary, out_dir: Path, summary) -> None:
-    """The summary's JSON and CSV, where asked; an interrupted run writes what it can."""
-    if summary is False or not out_dir.is_dir():
-        return
-    with contextlib.suppress(OutputError) if batch.interrupted else contextlib.nullcontext():
-        batch.write(summary or out_dir / f"{SUMMARY_NAME}.json")
+def _close_unfinished(batch: BatchSummary, jobs: list[Job]) -> None:
+    """A row for each job without a result: the batch was stopped before it finished."""
+    finished = {result.source for result in batch.results}
+    why = batch.stopped or "interrupted"
+    for job in jobs:
+        if str(job.source) not in finished:
+            batch.results.append(
+                FileResult(str(job.source), str(job.output), UNFINISHED, f"not finished: {why}")
+            )
 
 
-def _check_options(ratio, stretch, weights, device, overwrite, threads, extra) -> dict:
+def _check_options(overwrite, threads, include_outputs, enhance: dict) -> dict:
     """Every parameter checked before any file is read or torch imported."""
     from ..core.parameters import check_device, check_flag, check_strength
     from ..core.pipeline import validate_ratio
 
-    validate_ratio(ratio)
-    if "strength" in extra:
-        extra = {**extra, "strength": check_strength(extra["strength"])}
-    check_flag(stretch, "stretch")
+    validate_ratio(enhance["ratio"])
+    if "strength" in enhance:
+        enhance["strength"] = check_strength(enhance["strength"])
+    check_flag(enhance["stretch"], "stretch")
     check_flag(overwrite, "overwrite")
-    check_device(device)
+    check_flag(include_outputs, "include_outputs")
+    check_device(enhance["device"])
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         from ..core.errors import EnhanceError
 
         raise EnhanceError(f"threads must be a whole number of at least 1, not {threads!r}.")
-    if weights:
+    if enhance.get("profile"):
+        from ..core.calibration import check_profile_source
+
+        check_profile_source(enhance["profile"])
+    if enhance["weights"]:
         from ..core.bundled import weights_file
 
-        weights = os.path.abspath(weights_file(weights))  # workers may run elsewhere
-    enhance = dict(ratio=ratio, stretch=stretch, weights=weights, device=device, **extra)
+        enhance["weights"] = os.path.abspath(weights_file(enhance["weights"]))  # workers may run elsewhere
     return {"overwrite": overwrite, "threads": threads, "enhance": enhance}
 
 
 def run_from_cli(args) -> int:
-    """``napari-darkvision enhance IN... -o OUT_DIR``: 0 if no file failed, 1 if some did."""
+    """``napari-darkvision enhance IN... -o OUT_DIR``: 0 if no file failed, 1 if some did (or the
+    summary could not be written), 128 + the signal after Ctrl-C or SIGTERM; the report either way."""
     if not args.output:
         raise OutputError("A batch writes into a folder: name it with -o OUT_DIR.")
     extra = {}  # options of other issues (strength, camera profile): passed on only when given
@@ -137,11 +193,37 @@ def run_from_cli(args) -> int:
         extra["strength"] = args.strength
     if getattr(args, "profile", None):
         extra["profile"] = os.path.abspath(args.profile)
-    summary = enhance_many(args.input, args.output, ratio=args.ratio, stretch=args.stretch,
-                           weights=args.weights, device=args.device, format=getattr(args, "format", None) or "png",
-                           overwrite=args.overwrite, recursive=getattr(args, "recursive", False),
-                           progress=False if args.quiet else None, scheduler=getattr(args, "scheduler", None),
-                           workers=getattr(args, "workers", None), threads=getattr(args, "threads", None),
-                           summary=getattr(args, "summary", None), **extra)  # fmt: skip
-    print(summary.report())
-    return 0 if summary.ok else SOME_FAILED
+    with _sigterm_as_interrupt() as received:
+        batch = _run(args.input, args.output, ratio=args.ratio, stretch=args.stretch, weights=args.weights,
+                     device=args.device, format=getattr(args, "format", None) or "png", overwrite=args.overwrite,
+                     recursive=getattr(args, "recursive", False), client=None,
+                     progress=False if args.quiet else None, scheduler=getattr(args, "scheduler", None),
+                     workers=getattr(args, "workers", None), threads=getattr(args, "threads", None),
+                     summary=getattr(args, "summary", None),
+                     include_outputs=getattr(args, "include_outputs", False), **extra)  # fmt: skip
+    print(batch.report())
+    if batch.summary_error:
+        print(f"napari-darkvision: error: {batch.summary_error}", file=sys.stderr)
+    if batch.interrupted:
+        return 128 + (received[0] or signal.SIGINT)
+    return 0 if batch.ok else SOME_FAILED
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM (a scheduler's or a service's stop) ends the batch as Ctrl-C does: summary written.
+    Yields a list that holds the signal's number once it came."""
+    received: list[int | None] = [None]
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+
+    def interrupt(number, frame) -> None:
+        received[0] = number
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield received
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -7,7 +7,10 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import tempfile
+import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -24,10 +27,51 @@ TORCH_THREADS_PER_WORKER = 1
 WORKER_MEMORY_BYTES = 2 * 2**30
 STAGE_TOPIC = "napari-darkvision-stage"
 CONNECT_TIMEOUT_S, WORKER_WAIT_S = 30, 120
+#: A Dask cluster without any worker for this long ends the batch, its files still to do reported
+#: unfinished (Dask's setting ``darkvision.workerless-timeout`` changes it, in seconds).
+WORKERLESS_TIMEOUT_S = 60
+#: How often a Dask batch without a finished file looks at its cluster, in seconds.
+POLL_S = 0.25
 
 
 class SchedulerError(DarkvisionError, ConnectionError):
     """A Dask scheduler that cannot be reached, has no workers, or dask that is not installed."""
+
+
+class ClusterLostError(SchedulerError):
+    """The Dask cluster had no worker for :data:`WORKERLESS_TIMEOUT_S`: the batch ends."""
+
+
+def check_scheduler(scheduler: str | None) -> str | None:
+    """`scheduler` as given, once it (or else Dask's scheduler-address setting) is an address Dask
+    can connect to, or "none": SchedulerError (one line) now, before any work, for one it cannot."""
+    address = scheduler if scheduler is not None else _configured_address()
+    if address is None or address == "none":
+        return scheduler
+    if not isinstance(address, str):
+        raise SchedulerError(
+            f"The Dask scheduler is an address such as tcp://10.0.0.5:8786, not {address!r}."
+        )
+    try:
+        from distributed.comm import get_address_host_port, parse_address
+        from distributed.comm.registry import get_backend
+    except ImportError:
+        raise SchedulerError(
+            f"A scheduler ({address}) needs dask: pip install 'napari-darkvision[batch]', or --scheduler none."
+        ) from None
+    try:
+        scheme, _ = parse_address(address, strict=False)
+        get_backend(scheme)
+        if scheme != "inproc":
+            _, port = get_address_host_port(address)
+            if not 0 < int(port) < 65536:
+                raise ValueError(f"port {port} out of range")
+    except (ValueError, TypeError) as err:
+        raise SchedulerError(
+            f"{address!r} is not a Dask scheduler address ({err}): give one such as tcp://10.0.0.5:8786, "
+            "or 'none' to run in this process."
+        ) from None
+    return scheduler
 
 
 def enhance_file(source: str, output: str, options: dict, on_stage: Callable | None = None) -> FileResult:
@@ -41,13 +85,59 @@ def enhance_file(source: str, output: str, options: dict, on_stage: Callable | N
     worker = _current_worker()
     report = on_stage or (_event_reporter(worker) if worker is not None else None)
     where = worker.name if worker is not None else "this process"
+    # one task at a time here: what the libraries print can be told apart and kept in its row
+    alone = (
+        threading.current_thread() is threading.main_thread()
+        if worker is None
+        else worker.state.nthreads == 1
+    )
+    with _libraries_quiet(alone) as said:
+        try:
+            threads = _enhance_and_save(Path(source), Path(output), options, report)
+        except DarkvisionError as err:
+            failure = str(err)
+        except Exception as err:  # noqa: BLE001 - a bug or a resource shortage: recorded, and the batch goes on
+            failure = f"{type(err).__name__}: {err}"
+        else:
+            failure = None
+    notes = "; ".join(dict.fromkeys(said))  # each line once: LibRaw repeats itself
+    if failure is not None:
+        reason = f"{failure} ({notes})" if notes else failure
+        return FileResult(source, output, FAILED, reason, _since(started), str(where))
+    return FileResult(source, output, DONE, notes, _since(started), str(where), threads, _peak_memory_mb())
+
+
+@contextlib.contextmanager
+def _libraries_quiet(enabled: bool):
+    """What LibRaw (from C), tifffile (by logging) and numpy (by warnings) would print to stderr
+    while a file is enhanced, kept instead: the list yielded holds those lines once the block ends."""
+    said: list[str] = []
+    if not enabled:
+        yield said
+        return
+    with contextlib.suppress(AttributeError, ValueError):
+        sys.stderr.flush()
     try:
-        threads = _enhance_and_save(Path(source), Path(output), options, report)
-    except DarkvisionError as err:
-        return FileResult(source, output, FAILED, str(err), _since(started), str(where))
-    except Exception as err:  # noqa: BLE001 - a bug or a resource shortage: recorded, and the batch goes on
-        return FileResult(source, output, FAILED, f"{type(err).__name__}: {err}", _since(started), str(where))
-    return FileResult(source, output, DONE, "", _since(started), str(where), threads, _peak_memory_mb())
+        capture = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the with below, once fd 2 is on it
+    except OSError:  # no room for it (a full disk): the libraries may print, the file still runs
+        yield said
+        return
+    saved = os.dup(2)
+    with capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                yield said
+        finally:
+            with contextlib.suppress(AttributeError, ValueError):
+                sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            printed = capture.read().decode("utf-8", "replace").splitlines()
+            said += [line.strip() for line in printed if line.strip()]
+            said += [f"{item.category.__name__}: {item.message}" for item in caught]
 
 
 def _since(started: float) -> float:
@@ -200,29 +290,77 @@ def _run_here(jobs: list[Job], options: dict, tracker) -> Iterator[FileResult]:
 
 def _run_on_dask(jobs: list[Job], options: dict, client, tracker) -> Iterator[FileResult]:
     """One task per file; a task whose worker died is retried on another (Dask's allowed-failures)
-    and reported as failed when workers keep dying on it: never lost."""
+    and reported as failed when workers keep dying on it: never lost. A cluster without any worker
+    for the time allowed (:data:`WORKERLESS_TIMEOUT_S`) raises ClusterLostError: the batch ends."""
     from distributed import KilledWorker, as_completed
 
+    watch = _WorkerWatch(client)
     futures = client.map(enhance_file, [str(j.source) for j in jobs], [str(j.output) for j in jobs],
                          options=options, key=[f"darkvision-{i}-{os.getpid()}-{time.time_ns()}" for i in range(len(jobs))],
                          retries=1)  # fmt: skip
     pending = dict(zip(futures, jobs, strict=True))
     client.subscribe_topic(STAGE_TOPIC, tracker.dask_event)
+    finishing = as_completed(futures)
     try:
-        for future in as_completed(futures):
-            job = pending.pop(future)
-            try:
-                yield future.result()
-            except KilledWorker as err:
-                reason = f"the workers running it died ({err}): out of memory? see the workers' logs"
-                yield FileResult(str(job.source), str(job.output), FAILED, reason)
-            except Exception as err:  # noqa: BLE001 - the task could not run there (e.g. not installed there)
-                yield FileResult(str(job.source), str(job.output), FAILED, f"{type(err).__name__}: {err}")
-            future.release()
+        while pending:
+            batch = finishing.next_batch(block=False)
+            if not batch:
+                watch.check()
+                time.sleep(POLL_S)
+                continue
+            for future in batch:
+                job = pending.pop(future)
+                try:
+                    yield future.result()
+                except KilledWorker as err:
+                    reason = f"the workers running it died ({err}): out of memory? see the workers' logs"
+                    yield FileResult(str(job.source), str(job.output), FAILED, reason)
+                except Exception as err:  # noqa: BLE001 - the task could not run there (e.g. not installed there)
+                    yield FileResult(str(job.source), str(job.output), FAILED, f"{type(err).__name__}: {err}")
+                future.release()
     finally:
         with contextlib.suppress(Exception):
             client.unsubscribe_topic(STAGE_TOPIC)
             client.cancel(list(pending))
+
+
+class _WorkerWatch:
+    """ClusterLostError once the cluster has had no worker (or no scheduler) for the time allowed."""
+
+    def __init__(self, client):
+        import dask
+        from dask.utils import parse_timedelta
+
+        self.client = client
+        setting = dask.config.get("darkvision.workerless-timeout", WORKERLESS_TIMEOUT_S)
+        try:
+            self.allowed = float(parse_timedelta(setting, default="s"))
+        except (TypeError, ValueError, KeyError):
+            raise SchedulerError(
+                f"Dask's darkvision.workerless-timeout is a time in seconds, not {setting!r}."
+            ) from None
+        self.since: float | None = None
+        self.looked = 0.0
+
+    def check(self) -> None:
+        now = time.monotonic()
+        if now - self.looked < 1.0:
+            return
+        self.looked = now
+        if self._workers():
+            self.since = None
+            return
+        self.since = self.since or now
+        if now - self.since >= self.allowed:
+            raise ClusterLostError(f"the Dask cluster had no worker for {self.allowed:g} s")
+
+    def _workers(self) -> int:
+        if self.client.status != "running":
+            return 0
+        try:
+            return len(self.client.nthreads())
+        except Exception:  # noqa: BLE001 - a scheduler that cannot answer has no worker for us
+            return 0
 
 
 class _Tracker:
@@ -233,7 +371,9 @@ class _Tracker:
 
         self.callback = progress if callable(progress) else None
         show = bool(progress) if progress is not None and not callable(progress) else None
-        self.bar = tqdm(total=total, desc="enhance", unit="file", disable=show is False or total == 0,
+        hidden = show is False or total == 0
+        self.stream = None if hidden else _stderr_of_its_own()
+        self.bar = tqdm(total=total, desc="enhance", unit="file", disable=hidden, file=self.stream or sys.stderr,
                         bar_format="{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]")  # fmt: skip
         self.started, self.done, self.current = time.perf_counter(), 0, ""
 
@@ -258,3 +398,14 @@ class _Tracker:
 
     def close(self) -> None:
         self.bar.close()
+        if self.stream is not None:
+            self.stream.close()
+
+
+def _stderr_of_its_own():
+    """The terminal's stderr on a descriptor of its own: the bar stays while fd 2 is kept from the
+    libraries (:func:`_libraries_quiet`); None where stderr has no descriptor (it is not redirected)."""
+    try:
+        return os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1)
+    except (AttributeError, OSError, ValueError):
+        return None

@@ -4,14 +4,16 @@ with its output in the output folder; outputs present are skipped, clashes repor
 from __future__ import annotations
 
 import contextlib
+import glob
+import logging
 import os
 import time
 from pathlib import Path
 
 from ..core.errors import OutputError
-from ..core.output import OUTPUT_FORMATS, PARTIAL_SUFFIX
+from ..core.output import OUTPUT_FORMATS, PARTIAL_SUFFIX, default_output
 from ..core.raw import RAW_EXTENSIONS
-from .summary import FAILED, SKIPPED, FileResult, Job
+from .summary import FAILED, IGNORED, SKIPPED, FileResult, Job
 
 FORMATS = ("png", "tif", "dng")
 RAW_SUFFIXES = frozenset(f".{extension}" for extension in RAW_EXTENSIONS)
@@ -55,19 +57,50 @@ def _expand(text: str, recursive: bool, found: list, problems: list, lists: bool
     elif path.exists() or not any(c in text for c in "*?["):
         found.append((path, Path()))  # a file named explicitly: a missing one fails in its own row
     else:
-        import glob
-
-        matches = sorted(Path(m) for m in glob.glob(text, recursive=recursive) if _is_raw(Path(m)))
+        matches = sorted(match for match in _glob(text, recursive) if _is_raw(match))
         found += [(match, Path()) for match in matches]
         if not matches:
             problems.append(FileResult(text, "", FAILED, f"The pattern {text} matches no raw file."))
 
 
-def plan_jobs(inputs, out_dir, *, format: str = "png", recursive: bool = False,
-              overwrite: bool = False) -> tuple[list[Job], list[FileResult]]:  # fmt: skip
-    """The files to enhance, and the results known before any work: skipped and failed inputs."""
-    from ..cli import default_output
+def _glob(pattern: str, recursive: bool) -> list[Path]:
+    """The pattern's matches; a recursive ``**`` does not enter symlinked folders (pathlib's rule),
+    where glob.glob's does and loops for ever on a link to a parent."""
+    if not recursive or "**" not in pattern:
+        return [Path(match) for match in glob.glob(pattern)]
+    parts = Path(pattern).parts
+    fixed = next(i for i, part in enumerate(parts) if glob.has_magic(part))
+    root = Path(*parts[:fixed]) if fixed else Path()
+    return list(root.glob(os.path.join(*parts[fixed:])))
 
+
+def written_by_us(path: Path) -> bool:
+    """A DNG that napari-darkvision enhanced: its Software tag names us and its ImageDescription
+    says what was done (a DNG converted without enhancing has no such note). An output, not a photo."""
+    if path.suffix.lower() != ".dng":
+        return False
+    import tifffile
+
+    from ..core.metadata import software
+
+    ours = software().rsplit(" ", 1)[0] + " "
+    quiet = logging.getLogger("tifffile")
+    was, quiet.disabled = quiet.disabled, True  # its complaints about odd files are not ours to print
+    try:
+        with tifffile.TiffFile(path) as tiff:
+            tags = tiff.pages.first.tags
+            made, note = (str(tags[code].value) if code in tags else "" for code in (305, 270))
+    except Exception:  # noqa: BLE001 - unreadable here: the reader says why, in its own row
+        return False
+    finally:
+        quiet.disabled = was
+    return made.startswith(ours) and note.startswith(ours)
+
+
+def plan_jobs(inputs, out_dir, *, format: str = "png", recursive: bool = False, overwrite: bool = False,
+              include_outputs: bool = False) -> tuple[list[Job], list[FileResult]]:  # fmt: skip
+    """The files to enhance, and the results known before any work: skipped, ignored (DNGs we
+    wrote, unless `include_outputs`) and failed inputs."""
     suffix = f".{_check_format(format)}"
     out_dir = Path(out_dir).absolute()
     found, results = collect_inputs(inputs, recursive=recursive)
@@ -78,6 +111,10 @@ def plan_jobs(inputs, out_dir, *, format: str = "png", recursive: bool = False,
         if os.path.realpath(source) in seen:
             continue
         seen.add(os.path.realpath(source))
+        if not include_outputs and written_by_us(source):
+            reason = "written by napari-darkvision (an output): --include-outputs enhances it again"
+            results.append(FileResult(str(source), "", IGNORED, reason))
+            continue
         output = out_dir / sub_folder / default_output(Path(source.name), suffix).name
         if output in sources_by_output:
             reason = f"Its output {output.name} is also {sources_by_output[output].name}'s: enhance one separately."
@@ -104,9 +141,9 @@ def _check_format(format: str) -> str:
     return name
 
 
-def prepare_folders(jobs: list[Job]) -> None:
+def prepare_folders(jobs: list[Job], out_dir: Path) -> None:
     """Make the output folders; remove stale temporary files of this batch's outputs."""
-    names_by_folder: dict[Path, set[str]] = {}
+    names_by_folder: dict[Path, set[str]] = {Path(out_dir): set()}
     for job in jobs:
         names_by_folder.setdefault(job.output.parent, set()).add(job.output.name)
     now = time.time()

@@ -28,6 +28,12 @@ OUTPUT_FORMATS = {".png": "png", ".tif": "tiff", ".tiff": "tiff", ".dng": "dng"}
 PARTIAL_SUFFIX = ".darkvision-partial"
 
 
+def default_output(source: str | os.PathLike, suffix: str = ".png") -> Path:
+    """The naming rule of every door: ``<input stem>_darkvision<suffix>`` beside the input."""
+    source = Path(source)
+    return source.with_name(f"{source.stem}_darkvision{suffix}")
+
+
 def output_format(target: str | os.PathLike, formats: Iterable[str] = OUTPUT_FORMATS) -> str:
     """The format of `target` by its extension; OutputError for one we do not write."""
     suffix = Path(target).suffix.lower()
@@ -120,7 +126,20 @@ def write_atomically(target: str | os.PathLike, write: Callable[[str], None], *,
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
     _flush_folder(path.parent)
+    _remove_stale_partials(path)
     return path
+
+
+def _remove_stale_partials(path: Path) -> None:
+    """Temporary files of `path` left by a killed earlier write: the target is now whole."""
+    prefix = f".{path.name}."
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(path.parent):
+            middle = entry.name[len(prefix) : -len(PARTIAL_SUFFIX)]  # mkstemp's random part
+            named = entry.name.startswith(prefix) and entry.name.endswith(PARTIAL_SUFFIX)
+            if named and middle and "." not in middle and entry.is_file(follow_symlinks=False):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
 
 
 def _publish(temporary: str, path: Path, overwrite: bool) -> None:

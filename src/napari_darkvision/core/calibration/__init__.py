@@ -15,13 +15,14 @@ The profile format is described in docs/calibration.md. No torch here but in
 """
 
 from .apply import apply_profile, network_noise, prepare
-from .dark_frames import MIN_FRAMES, SHADING_BLOCK, calibrate
+from .dark_frames import MIN_FRAMES, SHADING_BLOCK, CalibrationWarning, calibrate
 from .profile import (
     PROFILE_FORMAT,
     PROFILE_SUFFIX,
     PROFILE_VERSION,
     CameraProfile,
     ProfileMismatchWarning,
+    ProfileSkippedWarning,
     check_profile_source,
     load_profile,
     profile_mismatches,
@@ -35,8 +36,10 @@ __all__ = [
     "PROFILE_SUFFIX",
     "PROFILE_VERSION",
     "SHADING_BLOCK",
+    "CalibrationWarning",
     "CameraProfile",
     "ProfileMismatchWarning",
+    "ProfileSkippedWarning",
     "apply_profile",
     "calibrate",
     "check_profile_source",

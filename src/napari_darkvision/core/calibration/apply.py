@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import warnings
 
 import numpy as np
 
+from ..errors import CalibrationError
 from ..raw import RawImage, channel_positions
 from .dark_frames import _fill_hot
 from .profile import (
     CameraProfile,
     ProfileMismatchWarning,
+    implausible,
+    level_tolerance,
     mismatch_message,
     profile_mismatches,
     resolve_profile,
@@ -28,7 +32,9 @@ def apply_profile(raw: RawImage, profile: CameraProfile, seed: int = 0):
     values below black keep their noise); (a, b) is the noise variance ``a * signal + b`` in the
     normalised units of :func:`~napari_darkvision.core.raw.pack` at ratio 1 (``a`` is None unless
     the profile has a gain; see :func:`network_noise`). Warns (:class:`ProfileMismatchWarning`)
-    when the shot's camera, ISO or exposure time differ from the profile's."""
+    when the shot's camera, ISO or exposure time differ from the profile's; CalibrationError for a
+    profile that is not of dark frames, or that would move the shot's levels far from its own."""
+    _check_levels(raw, profile)
     notes = profile_mismatches(raw, profile)
     if notes:
         warnings.warn(ProfileMismatchWarning(mismatch_message(notes)), stacklevel=2)
@@ -55,6 +61,22 @@ def apply_profile(raw: RawImage, profile: CameraProfile, seed: int = 0):
     )
     a = None if profile.gain is None else float(profile.gain / np.mean(ranges))
     return corrected, (a, b)
+
+
+def _check_levels(raw: RawImage, profile: CameraProfile) -> None:
+    """The profile subtracts its dark level where the shot's metadata would subtract its black
+    level: far apart, the image's levels move (a bright frame's profile leaves a white image)."""
+    name = os.path.basename(profile.path) or "The camera profile"
+    why = implausible(profile)
+    if why:
+        raise CalibrationError(f"{name} was not made from dark frames: {why} Calibrate again.")
+    for channel, (dark, black) in enumerate(zip(profile.black_measured, raw.black_level, strict=True)):
+        if abs(dark - black) > level_tolerance(black, raw.white_level):
+            raise CalibrationError(
+                f"{name} would move this shot's levels by {black - dark:+.0f} DN (channel {channel + 1}: its dark "
+                f"level {dark:.0f} DN, the shot's black level {black:g} DN): it is not this camera's at "
+                "these settings; calibrate again."
+            )
 
 
 def network_noise(noise: tuple, ratio: float, packed: np.ndarray | None = None) -> tuple[float, float]:

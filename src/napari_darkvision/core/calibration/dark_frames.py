@@ -9,14 +9,16 @@ read noise in the frames' differences (the row noise apart, as the network's own
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
+import warnings
 
 import numpy as np
 
 from ..errors import CalibrationError
 from ..raw import RawImage, channel_positions, read_raw
-from .profile import CameraProfile, _close, _shading_map
+from .profile import CameraProfile, _close, _shading_map, implausible, level_tolerance
 
 MIN_FRAMES = 2
 #: Shading blocks, in packed pixels (a block of 16 x 16 averages 256 pixels of each frame).
@@ -26,6 +28,13 @@ SHADING_BLOCK = 16
 HOT_SIGMAS = 6.0
 #: A pixel's own offset is kept where it stands this many sigmas of the mean frame's noise out.
 OFFSET_SIGMAS = 4.0
+#: A pixel at this fraction of the raw range (above black) is near white; a dark frame with more
+#: than :data:`MAX_NEAR_WHITE` of its pixels there has light in it (a few stuck pixels may be).
+NEAR_WHITE, MAX_NEAR_WHITE = 0.9, 1e-3
+
+
+class CalibrationWarning(UserWarning):
+    """Dark frames that can be calibrated from, but not checked as well as they should be."""
 
 
 def calibrate(frames, flats=None, block: int = SHADING_BLOCK) -> CameraProfile:
@@ -43,6 +52,13 @@ def calibrate(frames, flats=None, block: int = SHADING_BLOCK) -> CameraProfile:
     first = _as_raw(frames[0])
     n = len(frames)
     mean, pixel_var, row_var = _frame_statistics(frames, first)
+    if first.iso <= 0 or first.exposure_time <= 0:
+        unknown = "ISO" if first.iso <= 0 else "exposure time"
+        message = (
+            f"{_name(first, 0)} and the other frames record no {unknown}: that they share one setting "
+            "cannot be checked, nor which shots the profile fits."
+        )
+        warnings.warn(CalibrationWarning(message), stacklevel=2)
     rough_sigma = [math.sqrt(np.percentile(pixel_var[r::2, c::2], 99.0) / 3.0) for r, c in _cells(first)]
     hot = _hot_pixels(mean, first.cfa, rough_sigma)
     sigma, row_sigma = _read_noise(pixel_var, row_var, hot, first)
@@ -78,6 +94,12 @@ def calibrate(frames, flats=None, block: int = SHADING_BLOCK) -> CameraProfile:
     dark = profile.dark_level()
     dark[hot] = np.nan
     profile.black_measured = tuple(float(np.nanmean(dark[r::2, c::2])) for r, c in _cells(first))
+    why = implausible(profile)
+    if why:
+        raise CalibrationError(
+            f"These {n} frames are not dark frames of one sensor: {why} Take them with the lens cap on, "
+            "at the shots' ISO and exposure time."
+        )
     if flats:
         profile.gain = _gain(list(flats), first, profile)
     return profile
@@ -89,9 +111,17 @@ def _frame_statistics(frames: list, first: RawImage) -> tuple[np.ndarray, np.nda
     total = np.zeros(first.shape, dtype=np.float64)
     squares = np.zeros(first.shape, dtype=np.float64)
     row_means = []
-    for item in frames:
-        raw = first if item is frames[0] else _as_raw(item)
+    seen: dict[str, str] = {}
+    for index, item in enumerate(frames):
+        raw = first if index == 0 else _as_raw(item)
         _check_same(first, raw, exposure=True)
+        _check_dark(raw, _name(raw, index))
+        digest = hashlib.sha1(np.ascontiguousarray(raw.mosaic)).hexdigest()
+        if digest in seen:
+            raise CalibrationError(
+                f"{_name(raw, index)} is the same frame as {seen[digest]}: calibrate from distinct dark frames."
+            )
+        seen[digest] = _name(raw, index)
         frame = raw.mosaic.astype(np.float64)
         total += frame
         squares += frame * frame
@@ -114,6 +144,30 @@ def _own_offsets(residual: np.ndarray, hot: np.ndarray, sigma, n: int, first: Ra
     return own.astype(np.int64), residual.ravel()[own].astype(np.float32)
 
 
+def _name(raw: RawImage, index: int) -> str:
+    return os.path.basename(raw.path or "") or f"frame {index + 1}"
+
+
+def _check_dark(raw: RawImage, name: str) -> None:
+    """CalibrationError, naming the frame, unless it looks like a dark frame: each channel's level
+    near the metadata's black level, and next to nothing near white."""
+    white = float(raw.white_level)
+    mosaic = raw.mosaic
+    for (r, c), black in zip(_cells(raw), raw.black_level, strict=True):
+        level = float(np.median(mosaic[r::4, c::4]))  # one pixel in four of its colour is plenty
+        if abs(level - black) > level_tolerance(black, white):
+            raise CalibrationError(
+                f"{name} is not a dark frame: its level is {level - black:+.0f} DN from the black level in "
+                f"its metadata ({black:g} DN); take dark frames with the lens cap on."
+            )
+    bright = np.count_nonzero(mosaic >= min(raw.black_level) + NEAR_WHITE * (white - min(raw.black_level)))
+    if bright > MAX_NEAR_WHITE * mosaic.size:
+        raise CalibrationError(
+            f"{name} is not a dark frame: {bright / mosaic.size:.1%} of its pixels are near or above white "
+            f"({white:g} DN); take dark frames with the lens cap on."
+        )
+
+
 def _as_raw(item) -> RawImage:
     return item if isinstance(item, RawImage) else read_raw(item)
 
@@ -124,7 +178,7 @@ def _cells(raw) -> list[tuple[int, int]]:
 
 def _check_same(first: RawImage, raw: RawImage, exposure: bool) -> None:
     """CalibrationError unless `raw` is of the camera and settings of `first`."""
-    name = os.path.basename(raw.path) or "a frame"
+    name = os.path.basename(raw.path or "") or "a frame"
     problems = []
     if (raw.make, raw.model) != (first.make, first.model):
         problems.append(f"camera {raw.make} {raw.model} vs {first.make} {first.model}")
@@ -173,7 +227,9 @@ def _fill_hot(mosaic: np.ndarray, hot: np.ndarray, cfa: str) -> np.ndarray:
         for dy, dx in [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx]:
             y, x = np.clip(ys + dy, 0, h - 1), np.clip(xs + dx, 0, w - 1)
             near.append(np.where(mask[y, x], np.nan, channel[y, x]))
-        values = np.nanmedian(np.stack(near), axis=0) if len(near) else channel[ys, xs]
+        with warnings.catch_warnings():  # a pixel all of whose neighbours are hot: handled below
+            warnings.simplefilter("ignore", RuntimeWarning)
+            values = np.nanmedian(np.stack(near), axis=0) if len(near) else channel[ys, xs]
         channel[ys, xs] = np.where(np.isnan(values), np.median(channel), values)
     return out
 

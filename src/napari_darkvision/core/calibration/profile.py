@@ -7,6 +7,9 @@ import dataclasses
 import json
 import math
 import os
+import warnings
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,12 +25,50 @@ PROFILE_VERSION = 1
 PROFILE_SUFFIX = ".npz"
 #: Exposure times closer than this (relative) count as the same setting.
 EXPOSURE_TOLERANCE = 0.05
+#: A dark level (a frame's median, a profile's mean) this far from a black level in the metadata,
+#: as a fraction of the raw range (white - black), is not a dark level: a frame with light in it.
+LEVEL_TOLERANCE = 0.01
+#: ... but never less than this many DN (a 10-bit raw's 1 % is 10 DN).
+LEVEL_TOLERANCE_MIN_DN = 8.0
+#: Read noise (DN) below this is no sensor's: copies of one frame, or processed frames.
+MIN_READ_NOISE_DN = 0.1
+#: Read noise above this fraction of the raw range is no dark frame's.
+MAX_READ_NOISE = 0.02
+#: More hot pixels than this fraction of the sensor: the frames hold a picture, not the dark.
+MAX_HOT_FRACTION = 0.01
 #: The profile's arrays, stored as such in the .npz beside its JSON header.
 _ARRAYS = ("shading_grid", "column_offsets", "row_offsets", "hot_index", "offset_index", "offset_value")
 
 
 class ProfileMismatchWarning(UserWarning):
     """A profile applied to a shot of another camera, ISO or exposure time."""
+
+
+class ProfileSkippedWarning(UserWarning):
+    """A file in a folder of profiles that is not a readable profile: the others are used."""
+
+
+def level_tolerance(black: float, white: float) -> float:
+    """How far (DN) a dark level may be from the metadata's black level: :data:`LEVEL_TOLERANCE`."""
+    return max(LEVEL_TOLERANCE * (white - black), LEVEL_TOLERANCE_MIN_DN)
+
+
+def implausible(profile: CameraProfile) -> str:
+    """Why `profile` cannot have come from dark frames (read noise, hot pixels, its dark level
+    against the metadata's black level), in a sentence; "" when it is plausible."""
+    span = profile.white_level - min(profile.black_metadata)
+    noise = min(profile.read_noise_dn), max(profile.read_noise_dn)
+    hot = profile.hot_index.size / max(1, int(np.prod(profile.shape)))
+    level = max(abs(m - b) for m, b in zip(profile.black_measured, profile.black_metadata, strict=True))
+    if noise[0] < MIN_READ_NOISE_DN:
+        return f"read noise {noise[0]:.2f} DN, below any sensor's: copies of one frame, or processed frames?"
+    if noise[1] > MAX_READ_NOISE * span:
+        return f"read noise {noise[1]:.0f} DN, more than {MAX_READ_NOISE:.0%} of the raw range."
+    if hot > MAX_HOT_FRACTION:
+        return f"{hot:.1%} of the pixels hot, more than {MAX_HOT_FRACTION:.0%}: frames with light in them?"
+    if level > level_tolerance(min(profile.black_metadata), profile.white_level):
+        return f"dark level {level:.0f} DN off the black level in the metadata: frames with light in them?"
+    return ""
 
 
 @dataclass
@@ -141,24 +182,43 @@ def _interpolation(n: int, block: int, cells: int) -> np.ndarray:
 
 
 def load_profile(path: str | os.PathLike) -> CameraProfile:
-    """Read a profile written by :meth:`CameraProfile.save`; CalibrationError if it is not one."""
+    """Read a profile written by :meth:`CameraProfile.save`; CalibrationError if it is not one
+    (not a profile, truncated, damaged or of a newer version)."""
     path = Path(path)
+    header, arrays = _read(path, with_arrays=True)
+    try:
+        for key in ("shape", "black_metadata", "black_measured", "read_noise_dn"):
+            header[key] = tuple(int(v) if key == "shape" else float(v) for v in header[key])
+        profile = CameraProfile(**header, **arrays, path=str(path.resolve()))
+        profile.dark_level()  # arrays of the sizes the header says
+    except (KeyError, TypeError, ValueError, IndexError) as err:
+        raise CalibrationError(f"{path} is a damaged camera profile ({type(err).__name__}: {err}).") from None
+    return profile
+
+
+def _read(path: Path, with_arrays: bool) -> tuple[dict, dict]:
+    """A profile file's header (its format and version checked) and, if asked, its arrays."""
     try:
         with np.load(path, allow_pickle=False) as data:
             header = json.loads(str(data["header"]))
-            arrays = {name: data[name] for name in _ARRAYS}
-    except (OSError, ValueError, KeyError, json.JSONDecodeError) as err:
-        raise CalibrationError(f"{path} is not a napari-darkvision camera profile ({err}).") from None
-    if header.pop("format", None) != PROFILE_FORMAT:
+            arrays = {key: data[key] for key in _ARRAYS} if with_arrays else {}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+        why = "not an .npz archive" if "pickle" in str(err) else f"{type(err).__name__}: {err}"
+        raise CalibrationError(
+            f"{path} is not a napari-darkvision camera profile, or a damaged one ({why})."
+        ) from None
+    if not isinstance(header, dict) or header.pop("format", None) != PROFILE_FORMAT:
         raise CalibrationError(f"{path} is not a napari-darkvision camera profile.")
-    if int(header.get("version", 0)) > PROFILE_VERSION:
+    try:
+        version = int(header.get("version", 0))
+    except (TypeError, ValueError):
+        version = PROFILE_VERSION + 1
+    if version > PROFILE_VERSION:
         raise CalibrationError(
             f"{path} is a version {header['version']} profile; this napari-darkvision reads up to "
             f"version {PROFILE_VERSION}: update napari-darkvision."
         )
-    for name in ("shape", "black_metadata", "black_measured", "read_noise_dn"):
-        header[name] = tuple(header[name])
-    return CameraProfile(**header, **arrays, path=str(path.resolve()))
+    return header, arrays
 
 
 def profile_mismatches(raw: RawImage, profile: CameraProfile) -> list[str]:
@@ -204,7 +264,8 @@ def select_profile(folder: str | os.PathLike, raw: RawImage) -> CameraProfile:
     for path in sorted(folder.glob(f"*{PROFILE_SUFFIX}")):
         try:
             profile = load_profile(path)
-        except CalibrationError:
+        except CalibrationError as err:
+            warnings.warn(ProfileSkippedWarning(f"Skipped: {err}"), stacklevel=2)
             continue
         seen.append(
             f"{path.name} ({profile.camera or '?'}, ISO {profile.iso:g}, {profile.exposure_time:g} s)"
@@ -243,6 +304,11 @@ def resolve_profile(profile, raw: RawImage) -> CameraProfile:
 
 
 def check_profile_source(profile) -> None:
-    """CalibrationError now (before a shot is read) for a profile path that is not there."""
-    if not isinstance(profile, CameraProfile) and not Path(profile).exists():
+    """CalibrationError now (before a shot is read, before torch) for a profile path that is not
+    there, or a file that is not a profile (truncated, of another format or a newer version)."""
+    if isinstance(profile, CameraProfile):
+        return
+    if not Path(profile).exists():
         raise CalibrationError(f"No camera profile at {profile}: give a profile file or a folder of them.")
+    if Path(profile).is_file():
+        _read(Path(profile), with_arrays=False)  # a truncated file has lost its directory: seen here
