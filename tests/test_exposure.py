@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from helpers import SHARED_RAW, TEST_RAW
-from napari_darkvision.core.exposure import AUTO_TARGET, estimate_ratio, metered_level
+from napari_darkvision.core.exposure import AUTO_TARGET, MAX_RATIO, estimate_ratio, metered_level
 from napari_darkvision.core.raw import RawImage, mosaic_from_packed, pack, read_raw
 
 BLACK, WHITE = 512.0, 16383.0
@@ -68,6 +68,16 @@ def test_a_bright_sky_counts_as_a_camera_meter_counts_it_not_as_the_highlights()
     sky = scene(sky=1 / 3)
     for ratio in (100, 250):
         assert abs(stops_off(frame(sky, AUTO_TARGET / sky.mean(), ratio), ratio)) < 0.5
+
+
+def test_a_frame_mostly_at_black_is_metered_on_what_it_shows():
+    # three quarters of the frame at black (a night sky): the median is noise, and a clip at
+    # the median would meter the noise (the largest ratio, whatever the lit quarter shows)
+    night = scene()
+    night[:, :180] = 0.0
+    ratio, reason = estimate_ratio(frame(night, AUTO_TARGET, 100))
+    assert ratio < MAX_RATIO and "black" not in reason
+    assert estimate_ratio(frame(night, 2 * AUTO_TARGET, 100))[0] == pytest.approx(ratio / 2, rel=0.1)
 
 
 def test_the_reason_says_how_it_metered_and_what_the_settings_mean():

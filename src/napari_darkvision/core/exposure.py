@@ -19,12 +19,12 @@ from .raw import RawImage, pack
 MIN_RATIO, MAX_RATIO = 1.0, 3000.0
 #: "auto" brings :func:`metered_level` to this fraction of white: the geometric mean of the
 #: level of three whole frames that cameras metered (research/experiments/auto_metering.py).
-AUTO_TARGET = 0.096
+AUTO_TARGET = 0.097
 #: blocks of this many packed pixels a side are averaged first: a x300 shot's noise then moves
 #: the median (and so the clip) by a few per cent, not by a factor.
 METERING_BLOCK = 8
-#: block luminances above the median by more than this many stops count as that much: light
-#: sources and a sun are bright, not large.
+#: block luminances above the median by more than this many stops (and above the frame's 90th
+#: percentile) count as that much: light sources and a sun are bright, not large.
 CLIP_STOPS = 4.0
 #: the centre weighting's Gaussian sigma, in frame heights and widths
 CENTRE_SIGMA = 0.2
@@ -67,9 +67,12 @@ def metered_level(
 ) -> float:
     """What "auto" exposes for, of a packed (4, h, w) image normalised to white: the
     centre-weighted mean of the white-balanced luminance, each block counted at most
-    `clip_stops` above the frame's median, saturated blocks left out (unless all are)."""
+    `clip_stops` above the frame's median (or at the 90th percentile, if higher), saturated
+    blocks left out (unless all are)."""
     blocks = block_luminance(packed, camera_wb)
-    blocks = np.minimum(blocks, float(np.median(blocks)) * 2.0**clip_stops)
+    # never below the 90th percentile: in a frame mostly at black (a night sky) the median is noise
+    ceiling = max(float(np.median(blocks)) * 2.0**clip_stops, float(np.percentile(blocks, 90)))
+    blocks = np.minimum(blocks, ceiling)
     weights = centre_weights(blocks.shape, sigma)
     saturated = saturated_blocks(packed)
     if not saturated.all():
