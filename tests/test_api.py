@@ -8,7 +8,8 @@ import pytest
 
 import napari_darkvision as dv
 from helpers import CLEAN_REFERENCE, SAMPLE, synthetic_raw
-from napari_darkvision.core.pipeline import EnhanceError, auto_ratio, enhance_steps, validate_ratio
+from napari_darkvision.core.exposure import auto_ratio
+from napari_darkvision.core.pipeline import EnhanceError, enhance_steps, validate_ratio
 from napari_darkvision.core.raw import pack, unpack
 from napari_darkvision.core.render import render
 from napari_darkvision.training.metrics import psnr

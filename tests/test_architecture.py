@@ -6,8 +6,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 PACKAGE = "napari_darkvision"
 SOURCE = Path(__file__).resolve().parent.parent / "src" / PACKAGE
 CORE = f"{PACKAGE}.core"

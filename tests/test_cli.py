@@ -20,15 +20,17 @@ def _png_size(path):
     return width, height, bit_depth, colour_type
 
 
-def test_enhance_writes_16_bit_png_and_tiff(tmp_path, make_dng):
+def test_enhance_writes_16_bit_png_and_tiff(tmp_path, make_dng, capsys):
     source, raw = make_dng("RGGB")
     before = source.read_bytes()
     assert main(["enhance", str(source), "-o", str(tmp_path / "out.png"), "--ratio", "100", "-q"]) == 0
     assert _png_size(tmp_path / "out.png") == (raw.mosaic.shape[1], raw.mosaic.shape[0], 16, 2)
+    assert "auto chose" not in capsys.readouterr().out
     assert (
         main(["enhance", str(source), "-o", str(tmp_path / "out.tif"), "--ratio", "auto", "--stretch", "-q"])
         == 0
     )
+    assert "auto chose x" in (why := capsys.readouterr().out.split("\n")[1]) and "metered like" in why
     image = tifffile.imread(tmp_path / "out.tif")
     assert image.shape == raw.mosaic.shape + (3,) and image.dtype == np.uint16
     assert source.read_bytes() == before  # the input is never written

@@ -10,7 +10,8 @@ import pytest
 
 from helpers import CLEAN_REFERENCE, SAMPLE
 from napari_darkvision._widget import EnhanceWidget
-from napari_darkvision.core.pipeline import cached_model, estimate_ratio
+from napari_darkvision.core.exposure import estimate_ratio
+from napari_darkvision.core.pipeline import cached_model
 from napari_darkvision.core.raw import pack, read_raw, unpack
 from napari_darkvision.core.render import render
 
@@ -256,7 +257,7 @@ def test_auto_ratio_is_shown(sample_viewer, qtbot):
     assert result.metadata["ratio"] == pytest.approx(expected)
     assert result.metadata["ratio_mode"] == "auto" and result.metadata["ratio_reason"] == reason
     assert widget.auto_reason.value == f"×{expected:.0f}"
-    assert widget.auto_reason.tooltip == reason and "95th percentile" in reason
+    assert widget.auto_reason.tooltip == reason and "metered like a camera" in reason
     widget.ratio_preset.value = "x100"
     assert widget.auto_reason.value == ""
 

@@ -21,13 +21,13 @@ from napari.qt.threading import thread_worker
 
 from ._state import EnhanceRequest, preview_box
 from .core.errors import DarkvisionError
+from .core.exposure import estimate_ratio
 from .core.pipeline import (
     Enhanced,
     Progress,
     Stage,
     blend_strength,
     enhance_steps,
-    estimate_ratio,
     run_to_end,
 )
 from .core.render import render

@@ -60,6 +60,8 @@ def _enhance_one(args, source: Path) -> int:
         f"{out}  (ratio x{meta['ratio']:g} {meta['ratio_mode']}, {meta['model']}, {meta['device']}, "
         f"{meta['seconds']:.1f} s)"
     )
+    if meta["ratio_mode"] == "auto":
+        print(f"  auto chose x{meta['ratio']:.0f}: {meta['ratio_reason']}")
     return 0
 
 

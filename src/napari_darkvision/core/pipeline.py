@@ -22,15 +22,16 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np
 
 from .errors import EnhanceError
+from .exposure import AUTO_TARGET as AUTO_TARGET  # the names release 5 exported from here
+from .exposure import MAX_RATIO, MIN_RATIO, estimate_ratio
+from .exposure import auto_ratio as auto_ratio
+from .exposure import scene_level as scene_level
 from .parameters import number
 from .progress import Progress, Stage, run_to_end
 from .raw import RawImage, pack, read_raw, unpack, validate_raw
 from .render import render
 from .render import stretch as stretch_image
 from .tiling import DEFAULT_OVERLAP, DEFAULT_TILE
-
-#: Accepted exposure ratios; SID uses 100-300. Larger ratios only amplify noise.
-MIN_RATIO, MAX_RATIO = 1.0, 3000.0
 
 
 @dataclass
@@ -72,54 +73,6 @@ def validate_ratio(ratio) -> float | None:
             f"or 'auto'; got {ratio!r}."
         )
     return value
-
-
-#: "auto" brings :func:`scene_level` to this: the median over the training photos (the
-#: validation photos and raws score it: research/experiments/auto_ratio.py).
-AUTO_TARGET = 0.20
-#: :func:`scene_level` averages blocks of this many packed pixels a side: the noise of a
-#: x300 shot then moves the percentile by a few per cent, not by a factor.
-AUTO_BIN = 8
-
-
-def scene_level(packed: np.ndarray, camera_wb) -> float:
-    """The brightness "auto" exposes for, of a packed (4, h, w) image normalised to [0, 1]: the
-    95th percentile of the white-balanced luminance, block-averaged. Of the statistics tried
-    (mean, median, log-mean, other percentiles) it lands nearest the true ratio; a high
-    percentile, not the mean, since photographers expose for the highlights."""
-    _, h, w = packed.shape
-    side = max(1, min(AUTO_BIN, h // 4, w // 4))
-    h, w = h // side * side, w // side * side
-    wb = np.asarray(camera_wb, dtype=np.float32) / 4
-    luma = wb[0] * packed[0, :h, :w] + wb[1] * packed[1, :h, :w] + wb[2] * packed[2, :h, :w]
-    luma += wb[3] * packed[3, :h, :w]
-    blocks = luma.reshape(h // side, side, w // side, side).mean(axis=(1, 3))
-    return float(np.percentile(blocks, 95))
-
-
-def estimate_ratio(raw: RawImage) -> tuple[float, str]:
-    """The "auto" ratio and, in words, why: from the image's brightness (its exposure settings
-    shown, when the file records them)."""
-    packed = pack(raw, clip=False)
-    level = scene_level(packed, raw.camera_wb)
-    if not level > 0:
-        return MAX_RATIO, "the image is black: the largest ratio"
-    ratio = float(np.clip(AUTO_TARGET / level, MIN_RATIO, MAX_RATIO))
-    reason = f"highlights (95th percentile) at {level:.2g} of white, brought to {AUTO_TARGET:g}"
-    if raw.exposure_time > 0:
-        # the exposure settings do not change the estimate (they cancel), but tell what it means
-        iso = f" at ISO {raw.iso:g}" if raw.iso > 0 else ""
-        reason += f": {_seconds(raw.exposure_time)}{iso} shot as if {_seconds(raw.exposure_time * ratio)}"
-    return ratio, reason
-
-
-def _seconds(value: float) -> str:
-    return f"1/{1 / value:.0f} s" if value < 0.5 else f"{value:.2g} s"
-
-
-def auto_ratio(raw: RawImage) -> float:
-    """Estimate the amplification that brings the image to a normal exposure."""
-    return estimate_ratio(raw)[0]
 
 
 def cached_model(weights: str | None = None, device: str | None = None):
