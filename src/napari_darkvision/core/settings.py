@@ -11,7 +11,7 @@ import dataclasses
 import os
 from dataclasses import dataclass
 
-from .parameters import check_device, check_flag, check_strength, number, validate_ratio
+from .parameters import check_device, check_flag, check_strength, number
 
 #: Tile side and minimum overlap in packed pixels (a 12 MP frame takes 2 x 3 tiles of 736).
 DEFAULT_TILE = 736
@@ -61,6 +61,8 @@ class EnhanceSettings:
     sensor_orientation: bool = False
 
     def __post_init__(self) -> None:
+        from .pipeline import validate_ratio
+
         checked = {
             "ratio": validate_ratio(self.ratio),
             "strength": check_strength(self.strength),
@@ -99,9 +101,10 @@ def settings_from(settings: EnhanceSettings | None = None, **options) -> Enhance
 def _check_weights(weights) -> str | None:
     if weights is None or weights == "":
         return None
-    from .weights_registry import check_weights
+    from .bundled import weights_file
 
-    return check_weights(weights)
+    weights_file(weights)  # a name or an existing file; the path is resolved where it is loaded
+    return os.fspath(weights)
 
 
 def _check_profile(profile):
@@ -125,7 +128,10 @@ def _check_precision(precision) -> str:
 def _check_tiling(tile, overlap) -> tuple[int, int]:
     from .errors import EnhanceError
 
-    tile_value, overlap_value = number(tile, "tile must be a whole number"), number(overlap, "overlap must be a whole number")
+    tile_value, overlap_value = (
+        number(tile, "tile must be a whole number"),
+        number(overlap, "overlap must be a whole number"),
+    )
     if tile_value != int(tile_value) or overlap_value != int(overlap_value):
         raise EnhanceError(f"tile and overlap must be whole numbers, not {tile!r} and {overlap!r}.")
     if not 32 <= tile_value <= 8192 or not 0 <= overlap_value < tile_value / 2:
