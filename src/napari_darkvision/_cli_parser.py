@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from .core.architectures import ARCHITECTURES
+from .core.parameters import DNG_COMPRESSIONS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +46,12 @@ def _add_enhance(sub) -> None:
     p.add_argument("--weights", help="other model weights (.safetensors)")
     p.add_argument("--device", help="cpu, cuda, mps (default: the fastest present)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output (never the input)")
+    p.add_argument(
+        "--dng-compression",
+        choices=list(DNG_COMPRESSIONS),
+        default="ljpeg",
+        help="how a .dng output stores the mosaic: lossless JPEG (default, about half the size) or none",
+    )
     _add_batch_options(p)
     p.add_argument("--profile", help="camera profile (.npz from `calibrate`) or a folder of them")
     p.add_argument("-q", "--quiet", action="store_true")

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from ..core.errors import MissingInputError, OutputError
 from ..core.output import OUTPUT_FORMATS
+from ..core.parameters import check_dng_compression
 from .execute import SchedulerError, _runner, _Tracker, enhance_file, local_cluster_size
 from .plan import FORMATS, collect_inputs, plan_jobs, prepare_folders
 from .summary import SUMMARY_NAME, BatchSummary, FileResult, Job
@@ -37,7 +38,7 @@ __all__ = ["FORMATS", "BatchSummary", "FileResult", "Job", "SchedulerError", "co
 
 def enhance_many(paths, out_dir, *, ratio="auto", stretch=False, weights=None, device=None, format="png",
                  overwrite=False, recursive=False, client=None, progress=None, scheduler=None, workers=None,
-                 threads=None, summary=None, **enhance_options) -> BatchSummary:  # fmt: skip
+                 threads=None, summary=None, dng_compression="ljpeg", **enhance_options) -> BatchSummary:  # fmt: skip
     """Enhance many raws into `out_dir`; returns the :class:`BatchSummary` (also written there).
 
     Parameters
@@ -64,6 +65,8 @@ def enhance_many(paths, out_dir, *, ratio="auto", stretch=False, weights=None, d
     summary
         Where to write the summary JSON (CSV beside it); default ``out_dir/darkvision-summary.json``;
         False writes none.
+    dng_compression
+        How DNG outputs store the mosaic: "ljpeg" (lossless JPEG) or "none".
 
     Raises
     ------
@@ -72,6 +75,7 @@ def enhance_many(paths, out_dir, *, ratio="auto", stretch=False, weights=None, d
         only fails its own row.
     """
     options = _check_options(ratio, stretch, weights, device, overwrite, threads, enhance_options)
+    options["dng_compression"] = check_dng_compression(dng_compression)  # before any file is read
     out_dir = Path(out_dir)
     if out_dir.suffix.lower() in OUTPUT_FORMATS or out_dir.is_file():
         raise OutputError(f"The output of a batch is a folder, not the file {out_dir}.")
@@ -143,6 +147,7 @@ def run_from_cli(args) -> int:
                            overwrite=args.overwrite, recursive=getattr(args, "recursive", False),
                            progress=False if args.quiet else None, scheduler=getattr(args, "scheduler", None),
                            workers=getattr(args, "workers", None), threads=getattr(args, "threads", None),
-                           summary=getattr(args, "summary", None), **extra)  # fmt: skip
+                           summary=getattr(args, "summary", None), dng_compression=args.dng_compression,
+                           **extra)  # fmt: skip
     print(summary.report())
     return 0 if summary.ok else SOME_FAILED
