@@ -22,7 +22,19 @@ from fractions import Fraction
 
 import numpy as np
 
-from .tiff_tags import ASCII, RATIONAL, SHORT, SRATIONAL, UNDEFINED, Tag, ifd_entries
+from .tiff_tags import (
+    ASCII,
+    CANON_LENS_MODEL,
+    CANON_SERIAL_NUMBER,
+    LONG,
+    MAKER_NOTE,
+    RATIONAL,
+    SHORT,
+    SRATIONAL,
+    UNDEFINED,
+    Tag,
+    ifd_entries,
+)
 
 #: DNG colour tags copied from a source DNG: name -> (code, type, count).
 COLOR_TAGS = {
@@ -51,14 +63,15 @@ def _float(value) -> float:
 
 
 def read_exif(handle, path: str | os.PathLike) -> dict:
-    """Lens, f-number, focal length and capture time of a raw file (exifread, then LibRaw's own
-    fields for what exifread does not find); empty values are left out."""
+    """Lens, f-number, focal length, capture time, body serial number and GPS IFD of a raw file
+    (exifread and the TIFF tags; a Canon's maker note for its lens and serial; LibRaw's own fields
+    for what they do not give); empty values are left out."""
     import exifread
 
     found = {}
     try:
-        with open(path, "rb") as file:  # details: the maker note, where a Canon keeps its lens and serial
-            tags = exifread.process_file(file, details=True)
+        with open(path, "rb") as file:  # details (maker notes) take seconds: a Canon's is read below
+            tags = exifread.process_file(file, details=False)
     except Exception:  # noqa: BLE001 - exifread fails on some raw formats: LibRaw's fields stand
         tags = {}
 
@@ -66,25 +79,27 @@ def read_exif(handle, path: str | os.PathLike) -> dict:
         tag = tags.get(name)
         return str(tag.values).strip().strip("\x00").strip() if tag is not None else ""
 
-    def printed(name):
-        tag = tags.get(name)
-        return str(tag.printable).strip().strip("\x00").strip() if tag is not None else ""
-
     def number(name):
         tag = tags.get(name)
         return _float(tag.values[0]) if tag is not None and len(tag.values) else 0.0
 
     found["lens_make"] = text("EXIF LensMake") or str(getattr(handle.lens, "make", "") or "")
-    found["lens_model"] = (
-        text("EXIF LensModel") or text("MakerNote LensModel") or str(getattr(handle.lens, "model", "") or "")
-    )
     ifd0 = ifd_entries(path)
+    canon = (
+        ifd_entries(path, Tag.ExifTag, MAKER_NOTE) if _ascii(ifd0.get(Tag.Make)).startswith("Canon") else {}
+    )
+    found["lens_model"] = (
+        text("EXIF LensModel")
+        or _ascii(canon.get(CANON_LENS_MODEL))
+        or str(getattr(handle.lens, "model", "") or "")
+    )
+    kind, serial = canon.get(CANON_SERIAL_NUMBER, (0, []))
     found["serial_number"] = (
         _ascii(ifd0.get(Tag.CameraSerialNumber))
-        or printed("EXIF BodySerialNumber")
-        or printed("MakerNote SerialNumber")
+        or text("EXIF BodySerialNumber")
+        or (f"{serial[0]:010d}" if kind == LONG and serial and serial[0] else "")
     )
-    gps = ifd_entries(path, Tag.GPSTag) if Tag.GPSTag in ifd0 else {}
+    gps = ifd_entries(path, Tag.GPSTag)
     found["gps"] = [[code, kind, values] for code, (kind, values) in sorted(gps.items())]
     other = handle.other
     found["f_number"] = number("EXIF FNumber") or _float(other.aperture)

@@ -89,32 +89,41 @@ class Tag(enum.IntEnum):
 _MAX_VALUE_BYTES = 64 * 2**20
 
 
-def ifd_entries(path: str | os.PathLike, pointer: Tag | None = None) -> dict[int, tuple[int, object]]:
-    """IFD0's entries (or those of the IFD that IFD0's `pointer`, e.g. ``Tag.GPSTag``, points at) as
-    {code: (field type, values)}: bytes for byte and ASCII types, else a list of numbers (rationals
-    as numerator, denominator pairs), in the file's byte order decoded; {} for a file that is no TIFF."""
+#: EXIF's MakerNote; in a Canon's, a TIFF IFD whose offsets are the file's, LensModel and SerialNumber.
+MAKER_NOTE, CANON_LENS_MODEL, CANON_SERIAL_NUMBER = 37500, 0x0095, 0x000C
+
+
+def ifd_entries(path: str | os.PathLike, *pointers: int) -> dict[int, tuple[int, object]]:
+    """IFD0's entries, or those of the IFD reached by following `pointers` from it (e.g.
+    ``Tag.GPSTag``; ``Tag.ExifTag, MAKER_NOTE`` for a Canon's maker note), as {code: (field type,
+    values)}: bytes for byte and ASCII types, else a list of numbers (rationals as numerator,
+    denominator pairs), decoded from the file's byte order; {} where there is no such IFD."""
     try:
         with open(path, "rb") as file:
             head = file.read(8)
             order = {b"II": "<", b"MM": ">"}.get(head[:2])
             if order is None or len(head) < 8 or struct.unpack(order + "H", head[2:4])[0] != 42:
                 return {}
-            entries = _read_ifd(file, order, struct.unpack(order + "I", head[4:8])[0])
-            if pointer is not None:
+            entries, offsets = _read_ifd(file, order, struct.unpack(order + "I", head[4:8])[0])
+            for pointer in pointers:
                 kind, values = entries.get(int(pointer), (0, []))
-                if kind not in (LONG, IFD) or not values:
+                if kind in (LONG, IFD) and values:
+                    entries, offsets = _read_ifd(file, order, int(values[0]))
+                elif kind == UNDEFINED and int(pointer) in offsets:  # an IFD stored as a value
+                    entries, offsets = _read_ifd(file, order, offsets[int(pointer)])
+                else:
                     return {}
-                entries = _read_ifd(file, order, int(values[0]))
             return entries
     except (OSError, struct.error):
         return {}
 
 
-def _read_ifd(file, order: str, offset: int) -> dict[int, tuple[int, object]]:
+def _read_ifd(file, order: str, offset: int) -> tuple[dict[int, tuple[int, object]], dict[int, int]]:
+    """(entries, the file offsets of the values stored out of line) of the IFD at `offset`."""
     file.seek(offset)
     (count,) = struct.unpack(order + "H", file.read(2))
     table = file.read(12 * count)
-    entries = {}
+    entries, offsets = {}, {}
     for i in range(len(table) // 12):
         code, kind, n = struct.unpack_from(order + "HHI", table, 12 * i)
         code_of_one = STRUCT_CODES.get(kind)
@@ -127,7 +136,8 @@ def _read_ifd(file, order: str, offset: int) -> dict[int, tuple[int, object]]:
         if size <= 4:
             data = table[12 * i + 8 : 12 * i + 8 + size]
         else:
-            file.seek(struct.unpack_from(order + "I", table, 12 * i + 8)[0])
+            offsets[code] = struct.unpack_from(order + "I", table, 12 * i + 8)[0]
+            file.seek(offsets[code])
             data = file.read(size)
         if len(data) < size:
             continue
@@ -135,7 +145,7 @@ def _read_ifd(file, order: str, offset: int) -> dict[int, tuple[int, object]]:
             entries[code] = (kind, bytes(data))
         else:
             entries[code] = (kind, list(struct.unpack(f"{order}{values}{code_of_one}", data)))
-    return entries
+    return entries, offsets
 
 
 def camera_and_exposure(raw, path: str) -> tuple[float, float, str, str]:
