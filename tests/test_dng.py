@@ -520,3 +520,18 @@ def test_the_tags_we_write_have_tifffiles_names():
 
     for tag in Tag:
         assert tifffile.TIFF.TAGS[int(tag)] == tag.name
+
+
+def test_every_door_refuses_an_unknown_compression_before_reading(tmp_path):
+    """The batch, save_result and the command line check it with core.parameters' one function."""
+    from helpers import SAMPLE
+    from napari_darkvision import enhance_many
+    from napari_darkvision.cli import main
+    from napari_darkvision.core.errors import EnhanceError
+
+    with pytest.raises(EnhanceError, match="ljpeg, none"):
+        enhance_many([str(SAMPLE)], tmp_path / "out", format="dng", dng_compression="zip")
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(SystemExit) as stopped:
+        main(["enhance", str(SAMPLE), "-o", str(tmp_path / "x.dng"), "--dng-compression", "zip"])
+    assert stopped.value.code == 2 and not (tmp_path / "x.dng").exists()
