@@ -77,12 +77,12 @@ def test_never_writes_over_the_source(tmp_path):
 def test_a_failed_write_leaves_no_file(tmp_path, monkeypatch):
     enhanced = result(tmp_path)
 
-    def fails_midway(path, image, ifd0, exif=()):
+    def fails_midway(path, *tags_and_data, **layout):
         with open(path, "wb") as f:
             f.write(b"II*\x00 half a file")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(dng, "write_tiff", fails_midway)
+    monkeypatch.setattr(dng, "write_tiff_pieces", fails_midway)
     with pytest.raises(OutputError):
         save_result(tmp_path / "out.dng", enhanced)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["source.dng"]

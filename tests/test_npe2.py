@@ -22,7 +22,7 @@ def test_manifest_contributions():
     plugins = PluginManager.instance()
     plugins.discover()  # napari does this when it starts; these tests may run before any viewer
     manifest = plugins.get_manifest("napari-darkvision")
-    assert manifest.display_name == "napari-darkvision"
+    assert manifest.display_name == "Dark Vision"
     (reader,) = manifest.contributions.readers
     assert reader.command == "napari-darkvision.get_reader"
     (widget,) = manifest.contributions.widgets

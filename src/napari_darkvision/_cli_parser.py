@@ -8,6 +8,7 @@ import argparse
 from .batch.execute import WORKERLESS_TIMEOUT_S
 from .core.archs import ARCHITECTURES
 from .core.bundled import DEFAULT_MODEL, SHIPPED_MODELS
+from .core.parameters import DNG_COMPRESSIONS
 
 WEIGHTS_HELP = (
     f"a shipped model ({', '.join(f'{name}: {m.description}' for name, m in SHIPPED_MODELS.items())}; "
@@ -52,6 +53,12 @@ def _add_enhance(sub) -> None:
     p.add_argument("--weights", help=WEIGHTS_HELP)
     p.add_argument("--device", help="cpu, cuda, mps (default: the fastest present)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output (never the input)")
+    p.add_argument(
+        "--dng-compression",
+        choices=list(DNG_COMPRESSIONS),
+        default="ljpeg",
+        help="how a .dng output stores the mosaic: lossless JPEG (default, about half the size) or none",
+    )
     _add_batch_options(p)
     p.add_argument("--profile", help="camera profile (.npz from `calibrate`) or a folder of them")
     p.add_argument("-q", "--quiet", action="store_true")

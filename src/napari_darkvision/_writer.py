@@ -34,9 +34,10 @@ def _as_uint16(image) -> np.ndarray:
     )
 
 
-def save_enhanced_layer(path: str, data, metadata: dict) -> str:
-    """Write an enhanced layer from its metadata keys alone: DNG from ``darkvision_mosaic``, or the
-    layer's pixels as 16-bit TIFF/PNG; returns the path written."""
+def save_enhanced_layer(path: str, data, metadata: dict, *, dng_compression: str = "ljpeg") -> str:
+    """Write an enhanced layer from its metadata keys alone: DNG from ``darkvision_mosaic``
+    (`dng_compression` "ljpeg" or "none"), or the layer's pixels as 16-bit TIFF/PNG; returns the
+    path written."""
     from .core.export import save_dng, save_rgb16
 
     source_meta = metadata.get("darkvision_source") or {}
@@ -55,18 +56,27 @@ def save_enhanced_layer(path: str, data, metadata: dict) -> str:
                 "This layer keeps no enhanced mosaic, so it cannot be saved as a DNG: save it as "
                 ".tif or .png, or enhance the raw again with the Enhance widget and save that result."
             )
-        save_dng(path, source, np.asarray(mosaic), details, overwrite=True, sources=sources)
+        save_dng(
+            path,
+            source,
+            np.asarray(mosaic),
+            details,
+            overwrite=True,
+            sources=sources,
+            compression=dng_compression,
+        )
     else:
         save_rgb16(path, _as_uint16(data), details, overwrite=True, sources=sources, raw=source)
     return path
 
 
-def save_raw_layer(path: str, data, metadata: dict) -> str:
+def save_raw_layer(path: str, data, metadata: dict, *, dng_compression: str = "ljpeg") -> str:
     """Write a raw layer read by this plugin as a DNG of the mosaic as recorded."""
     from .core.export import save_dng
 
     raw = RawImage.from_metadata(np.asarray(data), metadata)
-    save_dng(path, raw, raw.mosaic, {}, overwrite=True, sources=[raw.path] if raw.path else [])
+    sources = [raw.path] if raw.path else []
+    save_dng(path, raw, raw.mosaic, {}, overwrite=True, sources=sources, compression=dng_compression)
     return path
 
 

@@ -33,7 +33,7 @@ def _is_many(text: str) -> bool:
 
 def _enhance_one(args, source: Path) -> int:
     """One raw file to one output, with a progress bar."""
-    out, strength, profile = _checked_one(args, source)
+    out, strength, profile, compression = _checked_one(args, source)
 
     from tqdm import tqdm
 
@@ -52,7 +52,7 @@ def _enhance_one(args, source: Path) -> int:
     )
     try:
         result = run_to_end(steps, _progress_shown_on(bar, source.name))
-        save_result(out, result, overwrite=args.overwrite, sources=[source])
+        save_result(out, result, overwrite=args.overwrite, sources=[source], dng_compression=compression)
     finally:
         bar.close()
     meta = result.metadata
@@ -65,11 +65,11 @@ def _enhance_one(args, source: Path) -> int:
     return 0
 
 
-def _checked_one(args, source: Path) -> tuple[Path, float, str | None]:
-    """The output, strength and profile of a one-file run, once everything a person can get wrong
-    is checked: before torch is imported (seconds), not after."""
+def _checked_one(args, source: Path) -> tuple[Path, float, str | None, str]:
+    """The output, strength, profile and DNG compression of a one-file run, once everything a
+    person can get wrong is checked: before torch is imported (seconds), not after."""
     from .core.output import check_output
-    from .core.parameters import check_device, check_flag, check_strength
+    from .core.parameters import check_device, check_dng_compression, check_flag, check_strength
     from .core.pipeline import validate_ratio
 
     if not source.is_file():
@@ -90,7 +90,7 @@ def _checked_one(args, source: Path) -> tuple[Path, float, str | None]:
         from .core.bundled import weights_file
 
         weights_file(args.weights)
-    return out, strength, profile
+    return out, strength, profile, check_dng_compression(args.dng_compression)
 
 
 def _progress_shown_on(bar, name: str):

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from ..core.errors import MissingInputError, OutputError
 from ..core.output import OUTPUT_FORMATS
+from ..core.parameters import check_dng_compression
 from .execute import (
     WORKERLESS_TIMEOUT_S,
     ClusterLostError,
@@ -51,7 +52,7 @@ __all__ = ["FORMATS", "WORKERLESS_TIMEOUT_S", "BatchSummary", "ClusterLostError"
 
 def enhance_many(paths, out_dir, *, ratio="auto", stretch=False, weights=None, device=None, format="png",
                  overwrite=False, recursive=False, client=None, progress=None, scheduler=None, workers=None,
-                 threads=None, summary=None, include_outputs=False, **enhance_options) -> BatchSummary:  # fmt: skip
+                 threads=None, summary=None, include_outputs=False, dng_compression="ljpeg", **enhance_options) -> BatchSummary:  # fmt: skip
     """Enhance many raws into `out_dir`; returns the :class:`BatchSummary` (also written there).
 
     Parameters
@@ -82,6 +83,8 @@ def enhance_many(paths, out_dir, *, ratio="auto", stretch=False, weights=None, d
         If it cannot be written, the summary returned says why (``summary_error``; not ``ok``).
     include_outputs
         Also enhance the DNGs napari-darkvision wrote (skipped as "ignored" by default).
+    dng_compression
+        How DNG outputs store the mosaic: "ljpeg" (lossless JPEG) or "none".
 
     Raises
     ------
@@ -93,7 +96,7 @@ def enhance_many(paths, out_dir, *, ratio="auto", stretch=False, weights=None, d
     """
     batch = _run(paths, out_dir, ratio=ratio, stretch=stretch, weights=weights, device=device, format=format,
                  overwrite=overwrite, recursive=recursive, client=client, progress=progress, scheduler=scheduler,
-                 workers=workers, threads=threads, summary=summary, include_outputs=include_outputs,
+                 workers=workers, threads=threads, summary=summary, include_outputs=include_outputs, dng_compression=dng_compression,
                  **enhance_options)  # fmt: skip
     if batch.interrupted:
         raise KeyboardInterrupt
@@ -101,9 +104,10 @@ def enhance_many(paths, out_dir, *, ratio="auto", stretch=False, weights=None, d
 
 
 def _run(paths, out_dir, *, format, overwrite, recursive, client, progress, scheduler, workers, threads, summary,
-         include_outputs, **enhance) -> BatchSummary:  # fmt: skip
+         include_outputs, dng_compression, **enhance) -> BatchSummary:  # fmt: skip
     """The batch; Ctrl-C (and SIGTERM, where the CLI turns it into one) ends it as `interrupted`."""
     options = _check_options(overwrite, threads, include_outputs, enhance)
+    options["dng_compression"] = check_dng_compression(dng_compression)  # before any file is read
     scheduler = check_scheduler(scheduler)
     out_dir = Path(out_dir)
     if out_dir.suffix.lower() in OUTPUT_FORMATS or out_dir.is_file():
@@ -200,7 +204,8 @@ def run_from_cli(args) -> int:
                      progress=False if args.quiet else None, scheduler=getattr(args, "scheduler", None),
                      workers=getattr(args, "workers", None), threads=getattr(args, "threads", None),
                      summary=getattr(args, "summary", None),
-                     include_outputs=getattr(args, "include_outputs", False), **extra)  # fmt: skip
+                     include_outputs=getattr(args, "include_outputs", False),
+                     dng_compression=args.dng_compression, **extra)  # fmt: skip
     print(batch.report())
     if batch.summary_error:
         print(f"napari-darkvision: error: {batch.summary_error}", file=sys.stderr)

@@ -78,8 +78,9 @@ def enhance_file(source: str, output: str, options: dict, on_stage: Callable | N
     """Enhance one raw into `output`: a batch's task, in this process or on a Dask worker.
 
     Never raises for a bad file: the failure is returned with its message (a bug's with its
-    type). KeyboardInterrupt passes. `options`: ``overwrite``, ``threads`` (torch threads, or
-    None) and ``enhance`` (keyword arguments of :func:`~.core.pipeline.enhance_steps`);
+    type). KeyboardInterrupt passes. `options`: ``overwrite``, ``dng_compression``, ``threads``
+    (torch threads, or None) and ``enhance`` (keyword arguments of
+    :func:`~.core.pipeline.enhance_steps`);
     `on_stage(file name, stage)` is told each stage (on a worker: a Dask event)."""
     started = time.perf_counter()
     worker = _current_worker()
@@ -189,7 +190,8 @@ def _enhance_and_save(source: Path, output: Path, options: dict, report: Callabl
             report(source.name, label)
 
     result = run_to_end(enhance_steps(source, **options["enhance"]), show)
-    save_result(output, result, overwrite=options["overwrite"], sources=[source])
+    compression = options["dng_compression"]
+    save_result(output, result, overwrite=options["overwrite"], sources=[source], dng_compression=compression)
     return result.metadata.get("torch_threads")
 
 

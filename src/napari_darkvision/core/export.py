@@ -17,18 +17,9 @@ import zlib
 import numpy as np
 
 from .errors import OutputError
-from .metadata import (
-    ASCII,
-    LONG,
-    RATIONAL,
-    SHORT,
-    UNDEFINED,
-    ascii_value,
-    photo_tags,
-    png_text,
-    processing_note,
-)
+from .metadata import ascii_value, photo_tags, png_text, processing_note
 from .output import write_atomically
+from .tiff_tags import ASCII, LONG, RATIONAL, SHORT, UNDEFINED
 
 #: EXIF's required FlashpixVersion and ColorSpace (sRGB) of a rendered image.
 SRGB_EXIF = [(40960, UNDEFINED, b"0100"), (40961, SHORT, [1])]
@@ -158,11 +149,14 @@ def save_rgb16(path: str | os.PathLike, rgb: np.ndarray, metadata: dict | None =
 
 
 def save_dng(path: str | os.PathLike, raw, mosaic: np.ndarray, details: dict | None = None, *,
-             overwrite: bool = False, sources=()) -> None:  # fmt: skip
+             overwrite: bool = False, sources=(), compression: str = "ljpeg") -> None:  # fmt: skip
     """Write `mosaic` (uint16, shaped like ``raw.mosaic``) as a DNG with `raw`'s levels, colour
-    calibration and EXIF, whole or not at all; `details` (ratio, model...) become its note."""
+    calibration and EXIF, whole or not at all; `details` (ratio, model...) become its note.
+    `compression`: "ljpeg" (lossless JPEG) or "none" (:data:`~.parameters.DNG_COMPRESSIONS`)."""
     from .dng import write_dng
+    from .parameters import check_dng_compression
 
+    compression = check_dng_compression(compression)
     mosaic = np.asarray(mosaic)
     if mosaic.shape != raw.mosaic.shape or mosaic.dtype != np.uint16:
         raise OutputError(
@@ -171,13 +165,16 @@ def save_dng(path: str | os.PathLike, raw, mosaic: np.ndarray, details: dict | N
         )
     staged = dataclasses.replace(raw, mosaic=mosaic)
     note = processing_note(details)
-    write_atomically(path, lambda temporary: write_dng(temporary, staged, note=note),
+    write_atomically(path, lambda temporary: write_dng(temporary, staged, note=note, compression=compression),
                      overwrite=overwrite, sources=[*sources, raw.path])  # fmt: skip
 
 
-def save_result(path: str | os.PathLike, result, *, overwrite: bool = False, sources=()) -> None:
+def save_result(
+    path: str | os.PathLike, result, *, overwrite: bool = False, sources=(), dng_compression: str = "ljpeg"
+) -> None:
     """Write an :class:`~.pipeline.Enhanced` result in the format of `path`'s extension: DNG
-    (the enhanced mosaic, for a raw developer), or the rendered image as 16-bit PNG/TIFF."""
+    (the enhanced mosaic, for a raw developer; `dng_compression` "ljpeg" or "none"), or the
+    rendered image as 16-bit PNG/TIFF."""
     from .output import output_format
 
     if output_format(path) == "dng":
@@ -185,6 +182,14 @@ def save_result(path: str | os.PathLike, result, *, overwrite: bool = False, sou
             raise OutputError(
                 "This result keeps no enhanced mosaic: it can be saved as .png or .tif, not .dng."
             )
-        save_dng(path, result.raw, result.mosaic, result.metadata, overwrite=overwrite, sources=sources)
+        save_dng(
+            path,
+            result.raw,
+            result.mosaic,
+            result.metadata,
+            overwrite=overwrite,
+            sources=sources,
+            compression=dng_compression,
+        )
         return
     save_rgb16(path, result.image, result.metadata, overwrite=overwrite, sources=sources, raw=result.raw)

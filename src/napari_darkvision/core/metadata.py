@@ -4,10 +4,14 @@
 Two plain dicts travel with a ``RawImage`` (plain values, so they survive napari layer metadata):
 
 - ``exif``: what the camera recorded that ``RawImage`` has no field for: ``lens_make``,
-  ``lens_model``, ``f_number``, ``focal_length`` (mm), ``datetime_original`` ("YYYY:MM:DD HH:MM:SS").
+  ``lens_model`` (EXIF's, else the maker note's, else LibRaw's), ``f_number``, ``focal_length`` (mm),
+  ``datetime_original`` ("YYYY:MM:DD HH:MM:SS"), ``serial_number`` (the body's), and ``gps``: the
+  source's GPS IFD as it is, ``[code, field type, values]`` entries (DNG output only).
 - ``dng_tags``: what a DNG of the image should carry from the source, by DNG tag name: colour
   matrices and their illuminants, camera calibration, forward matrices, analog balance, baseline
-  exposure, and the default crop (relative to the mosaic, i.e. LibRaw's visible area).
+  exposure, the default crop (relative to the mosaic, i.e. LibRaw's visible area),
+  ``OriginalRawFileName``, and a source DNG's ``OpcodeList1``-``3`` as they are (bytes), valid for a
+  mosaic of ``OpcodeListsSize`` ([width, height], the source's).
 """
 
 from __future__ import annotations
@@ -18,22 +22,35 @@ from fractions import Fraction
 
 import numpy as np
 
-#: TIFF field types.
-BYTE, ASCII, SHORT, LONG, RATIONAL, UNDEFINED, SLONG, SRATIONAL = 1, 2, 3, 4, 5, 7, 9, 10
+from .tiff_tags import (
+    ASCII,
+    CANON_LENS_MODEL,
+    CANON_SERIAL_NUMBER,
+    LONG,
+    MAKER_NOTE,
+    RATIONAL,
+    SHORT,
+    SRATIONAL,
+    UNDEFINED,
+    Tag,
+    ifd_entries,
+)
 
 #: DNG colour tags copied from a source DNG: name -> (code, type, count).
 COLOR_TAGS = {
-    "ColorMatrix1": (50721, SRATIONAL, 9),
-    "ColorMatrix2": (50722, SRATIONAL, 9),
-    "CameraCalibration1": (50723, SRATIONAL, 9),
-    "CameraCalibration2": (50724, SRATIONAL, 9),
-    "AnalogBalance": (50727, RATIONAL, 3),
-    "BaselineExposure": (50730, SRATIONAL, 1),
-    "CalibrationIlluminant1": (50778, SHORT, 1),
-    "CalibrationIlluminant2": (50779, SHORT, 1),
-    "ForwardMatrix1": (50964, SRATIONAL, 9),
-    "ForwardMatrix2": (50965, SRATIONAL, 9),
+    "ColorMatrix1": (Tag.ColorMatrix1, SRATIONAL, 9),
+    "ColorMatrix2": (Tag.ColorMatrix2, SRATIONAL, 9),
+    "CameraCalibration1": (Tag.CameraCalibration1, SRATIONAL, 9),
+    "CameraCalibration2": (Tag.CameraCalibration2, SRATIONAL, 9),
+    "AnalogBalance": (Tag.AnalogBalance, RATIONAL, 3),
+    "BaselineExposure": (Tag.BaselineExposure, SRATIONAL, 1),
+    "CalibrationIlluminant1": (Tag.CalibrationIlluminant1, SHORT, 1),
+    "CalibrationIlluminant2": (Tag.CalibrationIlluminant2, SHORT, 1),
+    "ForwardMatrix1": (Tag.ForwardMatrix1, SRATIONAL, 9),
+    "ForwardMatrix2": (Tag.ForwardMatrix2, SRATIONAL, 9),
 }
+#: A source DNG's opcode lists, carried as they are: the enhanced mosaic is in the source's sensor state.
+OPCODE_LISTS = (Tag.OpcodeList1, Tag.OpcodeList2, Tag.OpcodeList3)
 #: EXIF's LightSource code for D65, the illuminant of LibRaw's (Adobe's) built-in matrices.
 D65 = 21
 
@@ -46,13 +63,14 @@ def _float(value) -> float:
 
 
 def read_exif(handle, path: str | os.PathLike) -> dict:
-    """Lens, f-number, focal length and capture time of a raw file (exifread, then LibRaw's own
-    fields for what exifread does not find); empty values are left out."""
+    """Lens, f-number, focal length, capture time, body serial number and GPS IFD of a raw file
+    (exifread and the TIFF tags; a Canon's maker note for its lens and serial; LibRaw's own fields
+    for what they do not give); empty values are left out."""
     import exifread
 
     found = {}
     try:
-        with open(path, "rb") as file:
+        with open(path, "rb") as file:  # details (maker notes) take seconds: a Canon's is read below
             tags = exifread.process_file(file, details=False)
     except Exception:  # noqa: BLE001 - exifread fails on some raw formats: LibRaw's fields stand
         tags = {}
@@ -66,7 +84,23 @@ def read_exif(handle, path: str | os.PathLike) -> dict:
         return _float(tag.values[0]) if tag is not None and len(tag.values) else 0.0
 
     found["lens_make"] = text("EXIF LensMake") or str(getattr(handle.lens, "make", "") or "")
-    found["lens_model"] = text("EXIF LensModel") or str(getattr(handle.lens, "model", "") or "")
+    ifd0 = ifd_entries(path)
+    canon = (
+        ifd_entries(path, Tag.ExifTag, MAKER_NOTE) if _ascii(ifd0.get(Tag.Make)).startswith("Canon") else {}
+    )
+    found["lens_model"] = (
+        text("EXIF LensModel")
+        or _ascii(canon.get(CANON_LENS_MODEL))
+        or str(getattr(handle.lens, "model", "") or "")
+    )
+    kind, serial = canon.get(CANON_SERIAL_NUMBER, (0, []))
+    found["serial_number"] = (
+        _ascii(ifd0.get(Tag.CameraSerialNumber))
+        or text("EXIF BodySerialNumber")
+        or (f"{serial[0]:010d}" if kind == LONG and serial and serial[0] else "")
+    )
+    gps = ifd_entries(path, Tag.GPSTag)
+    found["gps"] = [[code, kind, values] for code, (kind, values) in sorted(gps.items())]
     other = handle.other
     found["f_number"] = number("EXIF FNumber") or _float(other.aperture)
     found["focal_length"] = number("EXIF FocalLength") or _float(other.focal_length)
@@ -79,9 +113,17 @@ def read_exif(handle, path: str | os.PathLike) -> dict:
     return {key: value for key, value in found.items() if value}
 
 
+def _ascii(entry) -> str:
+    """An ASCII entry of :func:`~.tiff_tags.ifd_entries` as text ("" for none)."""
+    if not entry or entry[0] != ASCII:
+        return ""
+    return entry[1].split(b"\x00")[0].decode("ascii", "replace").strip()
+
+
 def read_dng_tags(handle, path: str | os.PathLike) -> dict:
-    """The source's colour calibration (DNG tags, or LibRaw's matrix at D65 for other raws) and
-    its default crop as DefaultCropOrigin (x, y) / DefaultCropSize (w, h) within the mosaic."""
+    """The source's colour calibration (DNG tags, or LibRaw's matrix at D65 for other raws), its
+    default crop as DefaultCropOrigin (x, y) / DefaultCropSize (w, h) within the mosaic, its file
+    name (OriginalRawFileName: a source DNG's own, else the file's) and a DNG's opcode lists."""
     found = _dng_color_tags(path)
     if "ColorMatrix1" not in found:
         matrix = np.asarray(handle.rgb_xyz_matrix, dtype=np.float64)[:3, :3]
@@ -97,6 +139,15 @@ def read_dng_tags(handle, path: str | os.PathLike) -> dict:
         if inside and (origin != [0, 0] or size != [sizes.width, sizes.height]):
             found["DefaultCropOrigin"] = [int(v) for v in origin]
             found["DefaultCropSize"] = [int(v) for v in size]
+    ifd0 = ifd_entries(path)
+    found["OriginalRawFileName"] = _ascii(ifd0.get(Tag.OriginalRawFileName)) or os.path.basename(path)
+    if Tag.DNGVersion in ifd0:
+        for tag in OPCODE_LISTS:
+            kind, values = ifd0.get(tag, (0, b""))
+            if kind == UNDEFINED and values:
+                found[tag.name] = values
+        if any(tag.name in found for tag in OPCODE_LISTS):
+            found["OpcodeListsSize"] = [int(sizes.width), int(sizes.height)]
     return found
 
 
@@ -172,28 +223,28 @@ def software() -> str:
 def photo_tags(raw, note: str = "") -> tuple[list[tuple], list[tuple]]:
     """(IFD0 entries, EXIF IFD entries) of the photo's metadata: (code, type, values) each."""
     exif = dict(getattr(raw, "exif", None) or {})
-    ifd0 = [(305, ASCII, ascii_value(software()))]
+    ifd0 = [(Tag.Software, ASCII, ascii_value(software()))]
     if raw.make:
-        ifd0.append((271, ASCII, ascii_value(raw.make)))
+        ifd0.append((Tag.Make, ASCII, ascii_value(raw.make)))
     if raw.model:
-        ifd0.append((272, ASCII, ascii_value(raw.model)))
+        ifd0.append((Tag.Model, ASCII, ascii_value(raw.model)))
     if note:
-        ifd0.append((270, ASCII, ascii_value(note)))
-    entries = [(36864, UNDEFINED, b"0231")]  # ExifVersion
+        ifd0.append((Tag.ImageDescription, ASCII, ascii_value(note)))
+    entries = [(Tag.ExifVersion, UNDEFINED, b"0231")]
     if raw.exposure_time > 0:
-        entries.append((33434, RATIONAL, rationals(raw.exposure_time)))
+        entries.append((Tag.ExposureTime, RATIONAL, rationals(raw.exposure_time)))
     if exif.get("f_number", 0) > 0:
-        entries.append((33437, RATIONAL, rationals(exif["f_number"], denominator=1000)))
+        entries.append((Tag.FNumber, RATIONAL, rationals(exif["f_number"], denominator=1000)))
     if raw.iso > 0:
-        entries.append((34855, SHORT, [min(65535, int(round(raw.iso)))]))
+        entries.append((Tag.ISOSpeedRatings, SHORT, [min(65535, int(round(raw.iso)))]))
     if exif.get("datetime_original"):
-        entries.append((36867, ASCII, ascii_value(exif["datetime_original"])))
+        entries.append((Tag.DateTimeOriginal, ASCII, ascii_value(exif["datetime_original"])))
     if exif.get("focal_length", 0) > 0:
-        entries.append((37386, RATIONAL, rationals(exif["focal_length"], denominator=1000)))
+        entries.append((Tag.FocalLength, RATIONAL, rationals(exif["focal_length"], denominator=1000)))
     if exif.get("lens_make"):
-        entries.append((42035, ASCII, ascii_value(exif["lens_make"])))
+        entries.append((Tag.LensMake, ASCII, ascii_value(exif["lens_make"])))
     if exif.get("lens_model"):
-        entries.append((42036, ASCII, ascii_value(exif["lens_model"])))
+        entries.append((Tag.LensModel, ASCII, ascii_value(exif["lens_model"])))
     return ifd0, entries
 
 

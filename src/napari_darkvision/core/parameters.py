@@ -10,6 +10,8 @@ from .errors import DeviceError, EnhanceError
 #: Device names we run on: "auto" picks CUDA, then Apple MPS, then the CPU.
 DEVICE_KINDS = ("auto", "cpu", "cuda", "mps")
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+#: How a DNG's mosaic is stored: lossless JPEG (the default, about half the size) or uncompressed.
+DNG_COMPRESSIONS = ("ljpeg", "none")
 
 
 def check_flag(value, name: str) -> bool:
@@ -48,6 +50,14 @@ def check_device(device) -> str | None:
     if not isinstance(device, str) or not _DEVICE.match(device.strip().lower()):
         raise DeviceError(f"Unknown device {device!r}: use one of {', '.join(DEVICE_KINDS)} (or cuda:N).")
     return device.strip().lower()
+
+
+def check_dng_compression(value) -> str:
+    """How a DNG is stored: "ljpeg" (lossless JPEG) or "none"; EnhanceError for anything else."""
+    name = value.strip().lower() if isinstance(value, str) else value
+    if name not in DNG_COMPRESSIONS:
+        raise EnhanceError(f"DNG compression must be one of {', '.join(DNG_COMPRESSIONS)}, not {value!r}.")
+    return name
 
 
 def usable_cores() -> int:

@@ -51,7 +51,7 @@ def render(
     with tempfile.TemporaryDirectory(prefix="darkvision-") as folder:
         path = os.path.join(folder, "render.dng")
         staged = dataclasses.replace(raw, mosaic=mosaic, path=path)
-        write_dng(path, staged)
+        write_dng(path, staged, compression="none")  # read once, at once: not worth compressing
         with rawpy.imread(path) as handle:
             return handle.postprocess(**options)
 
