@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from helpers import CLEAN_REFERENCE, SAMPLE
-from napari_darkvision._widget import EnhanceWidget
 from napari_darkvision.core.pipeline import cached_model, estimate_ratio
 from napari_darkvision.core.raw import pack, read_raw, unpack
 from napari_darkvision.core.render import render
+from napari_darkvision.plugin.widget import EnhanceWidget
 
 pytestmark = pytest.mark.napari
 TIMEOUT_MS = 180_000

@@ -1,7 +1,7 @@
 """The Enhance widget's live preview: the region of the raw the canvas shows (camera centre and
 zoom, canvas size), enhanced at full resolution in a thread when the view or a control settles
 (debounced), superseded by newer requests, into one preview layer; and the guard that keeps
-every handler's exceptions out of Qt. A mixin of :class:`~napari_darkvision._widget.EnhanceWidget`.
+every handler's exceptions out of Qt. A mixin of :class:`~napari_darkvision.plugin.widget.EnhanceWidget`.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 
 from napari.utils.notifications import show_error
 
-from ._state import EnhanceRequest, result_metadata, result_name, visible_box
-from ._worker import Failure, Preview, preview_worker
-from .core.errors import DarkvisionError
+from ..core.errors import DarkvisionError
+from .state import EnhanceRequest, result_metadata, result_name, visible_box
+from .worker import Failure, Preview, preview_worker
 
 if TYPE_CHECKING:
     from napari.qt.threading import FunctionWorker

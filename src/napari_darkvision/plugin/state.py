@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .core.errors import DarkvisionError, RawReadError
-from .core.pipeline import Enhanced, EnhanceError, validate_ratio
-from .core.raw import RawImage
+from ..core.errors import DarkvisionError, RawReadError
+from ..core.pipeline import Enhanced, EnhanceError, validate_ratio
+from ..core.raw import RawImage
 
 #: Exposure ratio presets: SID's Sony ratios, "auto" (estimated from the raw) and "custom".
 RATIO_PRESETS: dict[str, float | None] = {"auto": None, "x100": 100.0, "x250": 250.0, "x300": 300.0}
@@ -72,7 +72,7 @@ def raw_from_layer(layer, copy: bool = True) -> RawImage:
     """Rebuild the RawImage from a layer; RawReadError, for a person, if it cannot be.
 
     With `copy` it holds its own copy of the pixels; without, the layer's array, for a thread
-    worker to copy (:func:`~._worker.own_pixels`) so that the viewer does not wait for it."""
+    worker to copy (:func:`~.worker.own_pixels`) so that the viewer does not wait for it."""
     if layer is None:
         raise RawReadError(
             "No raw layer to enhance: open a camera raw file with the napari-darkvision reader first."

@@ -1,7 +1,7 @@
 """The Enhance dock widget: pick a raw layer and an exposure ratio, run the U-Net in a thread,
 get a new RGB layer; a live preview of the region the canvas shows, a strength and a
-before/after toggle. Parameters live in :mod:`._state`, the threads in :mod:`._worker`, the
-live preview in :mod:`._preview`.
+before/after toggle. Parameters live in :mod:`.state`, the threads in :mod:`.worker`, the
+live preview in :mod:`.preview`.
 
 Scripts and benchmarks drive it through its controls (``layer``, ``ratio_preset``, ``ratio``,
 ``strength``, ``stretch``, ``weights``, ``preview``, ``compare``, ``enhance_button``,
@@ -30,8 +30,10 @@ from napari.utils import progress as napari_progress
 from napari.utils.notifications import show_error, show_info, show_warning
 from superqt.utils import qdebounced
 
-from ._preview import PREVIEW_DELAY_MS, PREVIEW_NAME, LivePreview, _camera, _slot
-from ._state import (
+from ..core.errors import DarkvisionError
+from ..core.pipeline import MAX_RATIO, MIN_RATIO, Enhanced, Progress, validate_ratio
+from .preview import PREVIEW_DELAY_MS, PREVIEW_NAME, LivePreview, _camera, _slot
+from .state import (
     CUSTOM,
     PRESET_NAMES,
     RATIO_PRESETS,
@@ -46,9 +48,7 @@ from ._state import (
     user_metadata,
     weights_path,
 )
-from ._worker import Failure, enhance_worker
-from .core.errors import DarkvisionError
-from .core.pipeline import MAX_RATIO, MIN_RATIO, Enhanced, Progress, validate_ratio
+from .worker import Failure, enhance_worker
 
 if TYPE_CHECKING:
     import napari
@@ -265,7 +265,7 @@ class EnhanceWidget(LivePreview, Container):
 
     def _request(self, layer=None, ratio=None, stretch=None, weights=None, strength=None) -> EnhanceRequest:
         """The request from the controls, overridden by the arguments; raises for bad input."""
-        from .core.parameters import check_flag, check_strength
+        from ..core.parameters import check_flag, check_strength
 
         layer = self.layer.value if layer is None else layer
         raw = raw_from_layer(layer, copy=False)  # the worker copies what it needs, off the GUI thread
@@ -374,7 +374,7 @@ def _profile_control() -> FileEdit | None:
     """The camera-profile picker, when the core takes a ``profile`` (core/calibration.py)."""
     import inspect
 
-    from .core.pipeline import enhance_steps
+    from ..core.pipeline import enhance_steps
 
     if "profile" not in inspect.signature(enhance_steps).parameters:
         return None

@@ -19,9 +19,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 from napari.qt.threading import thread_worker
 
-from ._state import EnhanceRequest, preview_box
-from .core.errors import DarkvisionError
-from .core.pipeline import (
+from ..core.errors import DarkvisionError
+from ..core.pipeline import (
     Enhanced,
     Progress,
     Stage,
@@ -30,8 +29,9 @@ from .core.pipeline import (
     estimate_ratio,
     run_to_end,
 )
-from .core.render import render
-from .core.render import stretch as stretch_image
+from ..core.render import render
+from ..core.render import stretch as stretch_image
+from .state import EnhanceRequest, preview_box
 
 logger = logging.getLogger(__name__)
 
