@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 import time
 from dataclasses import dataclass, replace
 
@@ -67,19 +68,24 @@ def failure(request: EnhanceRequest, err: BaseException) -> Failure:
 
 #: "auto" of the last few sources (EnhanceRequest.source): 0.1 s a 12 MP frame, not redone per pan.
 _auto_ratios: dict[tuple, tuple[float, str]] = {}
+#: Preview workers of several widgets (viewers) may run at once.
+_auto_ratios_lock = threading.Lock()
 
 
 def preview_ratio(request: EnhanceRequest) -> tuple[float, str]:
     """The preview's ratio and its reason: "auto" estimated on the whole raw (once per source)."""
     if request.ratio != "auto":
         return float(request.ratio), "set by hand"
-    if request.source and request.source in _auto_ratios:
-        return _auto_ratios[request.source]
+    with _auto_ratios_lock:
+        known = _auto_ratios.get(request.source) if request.source else None
+    if known is not None:
+        return known
     estimate = estimate_ratio(request.raw)
     if request.source:
-        if len(_auto_ratios) >= 4:
-            _auto_ratios.pop(next(iter(_auto_ratios)))
-        _auto_ratios[request.source] = estimate
+        with _auto_ratios_lock:
+            if len(_auto_ratios) >= 4:
+                _auto_ratios.pop(next(iter(_auto_ratios)))
+            _auto_ratios[request.source] = estimate
     return estimate
 
 
@@ -133,8 +139,12 @@ def run_enhance(request: EnhanceRequest, device: str | None = None, cached: Enha
         return failure(request, err)
 
 
-def run_preview(request: EnhanceRequest, device: str | None = None, box: tuple | None = None,
-                cached: Preview | None = None) -> Preview | Failure:  # fmt: skip
+def run_preview(
+    request: EnhanceRequest,
+    device: str | None = None,
+    box: tuple | None = None,
+    cached: Preview | None = None,
+) -> Preview | Failure:
     """Enhance one region (default: the centre 1 MP) at full resolution, for the live preview.
 
     "auto" is estimated on the whole raw, as the full run does, so the preview shows the
