@@ -1,105 +1,110 @@
 """The Enhance widget's live preview: the region of the raw the canvas shows (camera centre and
 zoom, canvas size), enhanced at full resolution in a thread when the view or a control settles
-(debounced), superseded by newer requests, into one preview layer; and the guard that keeps
-every handler's exceptions out of Qt. A mixin of :class:`~napari_darkvision.plugin.widget.EnhanceWidget`.
+(debounced), superseded by newer requests, into one preview layer.
+
+:class:`LivePreview` is a component the widget owns; it asks the widget only what
+:class:`PreviewHost` names.
 """
 
 from __future__ import annotations
 
-import logging
-from functools import partial, wraps
-from typing import TYPE_CHECKING
+from contextlib import suppress
+from functools import partial
+from typing import TYPE_CHECKING, Protocol
 
-from napari.utils.notifications import show_error
+from superqt.utils import qdebounced
 
 from ..core.errors import DarkvisionError
+from .slots import qt_slot, viewer_camera
 from .state import EnhanceRequest, result_metadata, result_name, visible_box
 from .worker import Failure, Preview, preview_worker
 
 if TYPE_CHECKING:
     from napari.qt.threading import FunctionWorker
 
-logger = logging.getLogger(__name__)
 PREVIEW_NAME = "darkvision preview"
 #: Wait this long after the last change of a control or of the view before previewing (ms).
 PREVIEW_DELAY_MS = 250
 
 
-def _slot(method):
-    """For handlers of controls, worker and timer signals: no exception may escape into Qt (a
-    scripted viewer aborts), so ours become an error notification and anything else one too;
-    and they can arrive after napari closed the widget, when touching it would abort Python."""
+class PreviewHost(Protocol):
+    """What the live preview asks of the widget that owns it."""
 
-    @wraps(method)
-    def handler(self, *args):
-        if not self._alive:
-            return None
-        try:
-            return method(self, *args)
-        except DarkvisionError as err:
-            show_error(f"napari-darkvision: {err}")
-        except RuntimeError as err:
-            if "deleted" in str(err):
-                self._on_destroyed()
-            else:
-                _unexpected(err)
-        except Exception as err:  # noqa: BLE001 - shown, logged, never raised into Qt
-            _unexpected(err)
-        return None
+    def preview_wanted(self) -> bool:
+        """The live preview is switched on."""
 
-    return handler
+    def shows_before(self) -> bool:
+        """The preview shows the input amplified by the ratio (strength 0) instead of the result."""
 
+    def enhancing(self) -> bool:
+        """A full run is going: a preview waits for it."""
 
-def _unexpected(err: Exception) -> None:
-    logger.error("napari-darkvision widget error", exc_info=err)
-    show_error(f"napari-darkvision: unexpected {type(err).__name__}: {err}")
+    def preview_request(self, strength: float | None) -> EnhanceRequest:
+        """The controls' request, `strength` overriding theirs; DarkvisionError for bad input."""
 
+    def source_layer(self):
+        """The raw layer the request comes from (the canvas shows a region of it)."""
 
-def _camera(viewer):
-    """The viewer's camera (``viewer.scene.camera`` since napari 0.9, ``viewer.camera`` before)."""
-    scene = getattr(viewer, "scene", None)
-    return scene.camera if scene is not None else viewer.camera
+    def show_status(self, text: str) -> None:
+        """Tell the user, in the status line."""
+
+    def show_auto(self, metadata: dict) -> None:
+        """Show the ratio "auto" chose, from a result's metadata."""
 
 
 class LivePreview:
-    """The preview half of the widget; expects ``viewer``, ``layer``, ``preview``, ``compare``,
-    ``status``, ``worker``, ``_request()`` and ``_show_auto()`` from the widget."""
+    """Previews into one layer of `viewer` what `host` asks for; `parent` owns its timer."""
 
-    preview_worker: FunctionWorker | None = None
-    preview_layer = None
-    _preview_pending = False
-    _preview_scheduled = False
-    _preview_cache: Preview | None = None  # the network's last preview, re-blended
+    def __init__(self, viewer, host: PreviewHost, parent=None):
+        self.viewer = viewer
+        self.host = host
+        self.alive = True
+        self.worker: FunctionWorker | None = None
+        self.layer = None
+        #: A request came while a run went: it starts when that run finishes.
+        self.pending = False
+        self._scheduled = False
+        self._cache: Preview | None = None  # the network's last preview, re-blended
+        # one preview after a burst of changes (a drag of the slider, a pan)
+        self._debounced = qdebounced(self._due, timeout=PREVIEW_DELAY_MS, parent=parent)
+        self._view_events = (
+            viewer_camera(viewer).events.center,
+            viewer_camera(viewer).events.zoom,
+            viewer.canvas.events.size,
+        )
+        for emitter in self._view_events:
+            emitter.connect(self.on_view_changed)
 
     @property
-    def preview_busy(self) -> bool:
+    def busy(self) -> bool:
         """A preview is due, waiting for a run, or running."""
-        return self._preview_scheduled or self._preview_pending or self.preview_worker is not None
+        return self._scheduled or self.pending or self.worker is not None
 
-    @_slot
-    def _on_view_changed(self, *_) -> None:
-        if self.preview.value:
-            self.schedule_preview()
+    @qt_slot
+    def on_view_changed(self, *_) -> None:
+        if self.host.preview_wanted():
+            self.schedule()
 
-    @_slot
-    def schedule_preview(self, *_) -> None:
-        """Refresh the preview once the controls and the view settle (debounced)."""
-        if self.preview.value:
-            self._preview_scheduled = True
-            self._debounced_preview()
+    @qt_slot
+    def schedule(self, *_) -> None:
+        """Refresh the preview once the controls and the view settle (debounced); or, switched
+        off, remove it."""
+        if self.host.preview_wanted():
+            self._scheduled = True
+            self._debounced()
         else:
-            self._debounced_preview.cancel()
-            self._preview_scheduled = self._preview_pending = False
-            self._remove_preview_layer()
+            self._debounced.cancel()
+            self._scheduled = self.pending = False
+            self.remove_layer()
 
-    def _preview_due(self, *_) -> None:
-        self._preview_scheduled = False
-        self.update_preview()
+    def _due(self, *_) -> None:
+        self._scheduled = False
+        self.update()
 
     def view_box(self, layer) -> tuple[int, int, int, int]:
         """The region of `layer`'s data the canvas shows, as visible_box() limits it."""
-        center = _camera(self.viewer).center[-2:]
-        zoom = _camera(self.viewer).zoom
+        camera = viewer_camera(self.viewer)
+        center, zoom = camera.center[-2:], camera.zoom
         height, width = self.viewer.canvas.size
         half = (height / 2 / zoom, width / 2 / zoom)
         corners = [(center[0] - half[0], center[1] - half[1]), (center[0] + half[0], center[1] + half[1])]
@@ -109,54 +114,54 @@ class LivePreview:
         stop = (data[1][0] + 0.5, data[1][1] + 0.5)
         return visible_box(layer.data.shape[-2:], start, stop)
 
-    @_slot
-    def update_preview(self) -> FunctionWorker | None:
+    @qt_slot
+    def update(self) -> FunctionWorker | None:
         """Enhance the region the canvas shows with the current settings into the preview layer.
 
         While another run goes it waits for it, and the newest request supersedes the waiting
         one. Returns the started worker, or None. Problems go to the status line: a preview that
         follows every click must not pile up notifications."""
-        if not self.preview.value:
+        if not self.host.preview_wanted():
             return None
-        if self.worker is not None or self.preview_worker is not None:
-            self._preview_pending = True
+        if self.host.enhancing() or self.worker is not None:
+            self.pending = True
             return None
-        self._preview_pending = False
+        self.pending = False
         try:
-            request = self._request(strength=0.0 if self.compare.value else None)
-            box = self.view_box(self.layer.value)
+            request = self.host.preview_request(0.0 if self.host.shows_before() else None)
+            box = self.view_box(self.host.source_layer())
         except DarkvisionError as err:
-            self.status.value = f"no preview: {err}"
-            self._remove_preview_layer()
+            self.host.show_status(f"no preview: {err}")
+            self.remove_layer()
             return None
-        worker = preview_worker(request, box=box, cached=self._preview_cache)
+        worker = preview_worker(request, box=box, cached=self._cache)
         worker.returned.connect(partial(self._on_preview, request))
-        worker.finished.connect(self._on_preview_finished)
-        self.preview_worker = worker
-        self.status.value = "previewing"
+        worker.finished.connect(self._on_finished)
+        self.worker = worker
+        self.host.show_status("previewing")
         worker.start()
         return worker
 
-    @_slot
+    @qt_slot
     def _on_preview(self, request: EnhanceRequest, returned: Preview | Failure) -> None:
         if isinstance(returned, Failure):
-            self.status.value = returned.message
+            self.host.show_status(returned.message)
             return
-        self._preview_cache = returned
-        if not self.preview.value or self._preview_pending:
+        self._cache = returned
+        if not self.host.preview_wanted() or self.pending:
             return  # switched off, or superseded, while it ran
         result, (top, _, left, _) = returned.result, returned.box
         scale = request.source_scale or (1.0, 1.0)
         origin = request.source_translate or (0.0, 0.0)
         translate = (origin[0] + top * scale[0], origin[1] + left * scale[1])
         metadata = {**result_metadata(result, request.source_name), "preview_box": returned.box}
-        if self.preview_layer is not None and self.preview_layer in self.viewer.layers:
-            self.preview_layer.data = result.image
-            self.preview_layer.metadata = metadata
-            self.preview_layer.translate = translate
-            self.preview_layer.scale = scale
+        if self.layer is not None and self.layer in self.viewer.layers:
+            self.layer.data = result.image
+            self.layer.metadata = metadata
+            self.layer.translate = translate
+            self.layer.scale = scale
         else:
-            self.preview_layer = self.viewer.add_image(
+            self.layer = self.viewer.add_image(
                 result.image,
                 name=PREVIEW_NAME,
                 rgb=True,
@@ -166,19 +171,28 @@ class LivePreview:
                 translate=translate,
             )
         if request.ratio == "auto":
-            self._show_auto(result.metadata)
-        shown = "before: amplified input" if self.compare.value else "after"
-        self.status.value = (
-            f"preview ({shown}) {result_name(request.source_name, request.raw, result.metadata)}"
-        )
+            self.host.show_auto(result.metadata)
+        shown = "before: amplified input" if self.host.shows_before() else "after"
+        name = result_name(request.source_name, request.raw, result.metadata)
+        self.host.show_status(f"preview ({shown}) {name}")
 
-    @_slot
-    def _on_preview_finished(self) -> None:
-        self.preview_worker = None
-        if self._preview_pending:
-            self.update_preview()
+    @qt_slot
+    def _on_finished(self) -> None:
+        self.worker = None
+        if self.pending:
+            self.update()
 
-    def _remove_preview_layer(self) -> None:
-        if self.preview_layer is not None and self.preview_layer in self.viewer.layers:
-            self.viewer.layers.remove(self.preview_layer)
-        self.preview_layer = None
+    def remove_layer(self) -> None:
+        if self.layer is not None and self.layer in self.viewer.layers:
+            self.viewer.layers.remove(self.layer)
+        self.layer = None
+
+    def on_destroyed(self, *_) -> None:
+        """Its widget is gone: stop the timer and the run, follow the view no more."""
+        self.alive = False
+        with suppress(RuntimeError):  # the timer may already be deleted, e.g. at exit
+            self._debounced.cancel()
+        for emitter in self._view_events:
+            emitter.disconnect(self.on_view_changed)
+        if self.worker is not None:
+            self.worker.quit()
