@@ -110,7 +110,6 @@ def own_pixels(raw, box: tuple | None = None):
 
 
 def _steps(request: EnhanceRequest, device: str | None):
-    options = {"profile": request.profile} if request.profile else {}
     return enhance_steps(
         request.raw,
         ratio=request.ratio,
@@ -120,7 +119,7 @@ def _steps(request: EnhanceRequest, device: str | None):
         strength=request.strength,
         # the result must line up pixel for pixel with the mosaic layer it comes from
         sensor_orientation=True,
-        **options,
+        profile=request.profile,
     )
 
 
