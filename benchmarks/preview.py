@@ -40,8 +40,8 @@ def boxes(shape: tuple[int, int], count: int) -> list[tuple[int, int, int, int]]
 
 
 def refresh_times(repeats: int) -> dict:
-    from napari_darkvision._state import EnhanceRequest
-    from napari_darkvision._worker import Preview, run_preview
+    from napari_darkvision.plugin.state import EnhanceRequest
+    from napari_darkvision.plugin.worker import Preview, run_preview
 
     raw = synthetic_raw(SIZES["12mp"])
     request = EnhanceRequest(raw=raw, source_name="benchmark", ratio=RATIO, stretch=False, weights=None)
@@ -73,7 +73,7 @@ def gui_gap(pans: int) -> dict:
     import numpy as np
     from qtpy.QtCore import QEventLoop, QTimer
 
-    from napari_darkvision._widget import EnhanceWidget
+    from napari_darkvision.plugin.widget import EnhanceWidget
 
     raw = synthetic_raw(SIZES["12mp"])
     viewer = napari.Viewer(show=True)

@@ -40,8 +40,8 @@ def child_preview(spec: dict) -> dict:
     result = {"seconds": common.median(times), "runs": times, "shape": list(image.shape)}
     result["torch_threads"] = torch.get_num_threads()
     try:  # what the widget's live preview does (LibRaw render of the region), if it has one
-        from napari_darkvision._state import EnhanceRequest
-        from napari_darkvision._worker import run_preview
+        from napari_darkvision.plugin.state import EnhanceRequest
+        from napari_darkvision.plugin.worker import run_preview
     except ImportError:
         return result
     request = EnhanceRequest(
@@ -110,7 +110,7 @@ def child_gui(spec: dict) -> dict:
     import napari
     from qtpy.QtCore import QTimer
 
-    from napari_darkvision._widget import EnhanceWidget
+    from napari_darkvision.plugin.widget import EnhanceWidget
 
     viewer = napari.Viewer(show=True)
     (layer,) = viewer.open(spec["path"], plugin="napari-darkvision")

@@ -38,7 +38,7 @@ import numpy as np
 import responsiveness
 from common import RATIO, RESULTS, SIZE_LABELS, Report, log, write_inputs
 
-from napari_darkvision._display import has_display
+from napari_darkvision.plugin.display import has_display
 
 #: Set in the child that xvfb-run starts, so that it does not start another.
 XVFB_ENV = "DARKVISION_BENCH_UNDER_XVFB"

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_darkvision._display import has_display
 from napari_darkvision.core.bundled import SAMPLE
+from napari_darkvision.plugin.display import has_display
 
 ROOT = Path(__file__).resolve().parent.parent
 RATIO = 100.0

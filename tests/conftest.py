@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from helpers import SMALL_SHAPE, synthetic_raw
-from napari_darkvision._display import has_display
 from napari_darkvision.core.dng import write_dng
+from napari_darkvision.plugin.display import has_display
 
 # make_napari_viewer fails a test that leaves a top-level Qt widget behind (napari's own strict
 # mode, read when a viewer is made); NAPARI_STRICT_QT= (empty) in the environment turns it off

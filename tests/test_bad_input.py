@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from helpers import SAMPLE, shared_files
-from napari_darkvision._reader import NO_LAYERS, napari_get_reader
-from napari_darkvision._widget import EnhanceWidget
+from napari_darkvision.plugin.reader import NO_LAYERS, napari_get_reader
+from napari_darkvision.plugin.widget import EnhanceWidget
 
 BROKEN = shared_files("broken")
 EDGE = shared_files("edge")

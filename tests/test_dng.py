@@ -339,7 +339,7 @@ def test_the_napari_writers_dngs_open_in_every_reader(cli_dngs, tmp_path):
     """The writer's own path (an enhanced layer's metadata, a raw layer's), with the note and
     EXIF it writes from the source's metadata."""
     from helpers import SAMPLE
-    from napari_darkvision._writer import write_image
+    from napari_darkvision.plugin.writer import write_image
 
     source = read_raw(SAMPLE)
     enhanced = read_raw(cli_dngs["ljpeg"]).mosaic

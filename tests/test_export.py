@@ -10,12 +10,12 @@ import pytest
 from PIL import Image
 
 from helpers import read_png16, synthetic_raw
-from napari_darkvision import _writer
 from napari_darkvision.core import dng
 from napari_darkvision.core.errors import OutputError
 from napari_darkvision.core.export import save_result
 from napari_darkvision.core.pipeline import Enhanced
 from napari_darkvision.core.raw import read_raw
+from napari_darkvision.plugin import writer as plugin_writer
 
 EXIF = {
     "f_number": 2.8,
@@ -92,14 +92,14 @@ def test_writer_works_from_the_layer_metadata_contract(tmp_path):
     enhanced = result(tmp_path)
     metadata = {**DETAILS, "darkvision_result": True, "darkvision_source": enhanced.raw.metadata(),
                 "darkvision_mosaic": enhanced.mosaic}  # fmt: skip
-    _writer.write_image(str(tmp_path / "layer.dng"), enhanced.image, {"metadata": metadata})
+    plugin_writer.write_image(str(tmp_path / "layer.dng"), enhanced.image, {"metadata": metadata})
     np.testing.assert_array_equal(read_raw(tmp_path / "layer.dng").mosaic, enhanced.mosaic)
     del metadata["darkvision_mosaic"]
     with pytest.raises(OutputError, match="no enhanced mosaic"):
-        _writer.write_image(str(tmp_path / "again.dng"), enhanced.image, {"metadata": metadata})
+        plugin_writer.write_image(str(tmp_path / "again.dng"), enhanced.image, {"metadata": metadata})
     raw_meta = enhanced.raw.metadata()
     with pytest.raises(OutputError, match="input"):
-        _writer.write_image(enhanced.raw.path, enhanced.raw.mosaic, {"metadata": raw_meta})
+        plugin_writer.write_image(enhanced.raw.path, enhanced.raw.mosaic, {"metadata": raw_meta})
 
 
 @pytest.mark.parametrize("pieces", [1, 3])

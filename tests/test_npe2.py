@@ -30,9 +30,9 @@ def test_manifest_contributions():
     (sample,) = manifest.contributions.sample_data
     assert (sample.key, sample.display_name) == ("dark_gopro", "Dark street scene (GoPro, x100)")
     commands = {c.id: c.python_name for c in manifest.contributions.commands}
-    assert commands[reader.command] == "napari_darkvision._reader:napari_get_reader"
-    assert commands[widget.command] == "napari_darkvision._widget:EnhanceWidget"
-    assert commands[sample.command] == "napari_darkvision._sample_data:dark_sample"
+    assert commands[reader.command] == "napari_darkvision.plugin.reader:napari_get_reader"
+    assert commands[widget.command] == "napari_darkvision.plugin.widget:EnhanceWidget"
+    assert commands[sample.command] == "napari_darkvision.plugin.sample_data:dark_sample"
 
 
 def test_the_manifest_is_a_plain_file_in_the_package():

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from helpers import BLACK, WHITE, shared_files
-from napari_darkvision._reader import napari_get_reader
 from napari_darkvision.core.raw import BAYER_LAYOUTS, RAW_EXTENSIONS, read_raw
+from napari_darkvision.plugin.reader import napari_get_reader
 
 REAL_RAWS = shared_files(patterns=("*.dng", "*.DNG", "*.CR2"))
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from helpers import SAMPLE
-from napari_darkvision._reader import read_raw_layer
-from napari_darkvision._sample_data import dark_sample
+from napari_darkvision.plugin.reader import read_raw_layer
+from napari_darkvision.plugin.sample_data import dark_sample
 
 
 def test_sample_function_equals_reader():

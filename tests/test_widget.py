@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from helpers import CLEAN_REFERENCE, SAMPLE
-from napari_darkvision._widget import EnhanceWidget
 from napari_darkvision.core.exposure import estimate_ratio
 from napari_darkvision.core.pipeline import cached_model
 from napari_darkvision.core.raw import pack, read_raw, unpack
 from napari_darkvision.core.render import render
+from napari_darkvision.plugin.widget import EnhanceWidget
 
 pytestmark = pytest.mark.napari
 TIMEOUT_MS = 180_000

@@ -12,9 +12,9 @@ pytest.importorskip("qtpy", reason="the workers are napari thread workers (needs
 
 
 def test_runs_copy_the_pixels_they_use_and_leave_the_layers_array_alone():
-    from napari_darkvision._state import EnhanceRequest
-    from napari_darkvision._worker import Preview, own_pixels, run_enhance, run_preview
     from napari_darkvision.core.progress import run_to_end
+    from napari_darkvision.plugin.state import EnhanceRequest
+    from napari_darkvision.plugin.worker import Preview, own_pixels, run_enhance, run_preview
 
     raw = synthetic_raw("RGGB", (256, 384))
     layer_data = raw.mosaic

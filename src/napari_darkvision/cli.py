@@ -143,8 +143,8 @@ def _missing(source: Path):
 
 def _demo(args) -> int:
     """napari with the sample and the widget where there is a display; the CLI otherwise."""
-    from ._display import has_display
     from .core.bundled import SAMPLE as sample
+    from .plugin.display import has_display
 
     if has_display():
         try:

@@ -6,7 +6,7 @@
 - a raw layer read by this plugin (metadata ``darkvision_raw``) -> a DNG of the mosaic as recorded.
 
 napari asks before overwriting, so an existing file that is not a source may be replaced; a source
-never is, and every file is written whole or not at all (:func:`~.core.output.write_atomically`).
+never is, and every file is written whole or not at all (:func:`~napari_darkvision.core.output.write_atomically`).
 Errors reach napari as exceptions with a message saying what to do.
 """
 
@@ -16,9 +16,9 @@ import os
 
 import numpy as np
 
-from .core.errors import OutputError
-from .core.output import output_format
-from .core.raw import RawImage
+from ..core.errors import OutputError
+from ..core.output import output_format
+from ..core.raw import RawImage
 
 
 def _as_uint16(image) -> np.ndarray:
@@ -38,7 +38,7 @@ def save_enhanced_layer(path: str, data, metadata: dict, *, dng_compression: str
     """Write an enhanced layer from its metadata keys alone: DNG from ``darkvision_mosaic``
     (`dng_compression` "ljpeg" or "none"), or the layer's pixels as 16-bit TIFF/PNG; returns the
     path written."""
-    from .core.export import save_dng, save_rgb16
+    from ..core.export import save_dng, save_rgb16
 
     source_meta = metadata.get("darkvision_source") or {}
     mosaic = metadata.get("darkvision_mosaic")
@@ -72,7 +72,7 @@ def save_enhanced_layer(path: str, data, metadata: dict, *, dng_compression: str
 
 def save_raw_layer(path: str, data, metadata: dict, *, dng_compression: str = "ljpeg") -> str:
     """Write a raw layer read by this plugin as a DNG of the mosaic as recorded."""
-    from .core.export import save_dng
+    from ..core.export import save_dng
 
     raw = RawImage.from_metadata(np.asarray(data), metadata)
     sources = [raw.path] if raw.path else []

@@ -1,17 +1,16 @@
 """The Enhance dock widget: pick a raw layer and an exposure ratio, run the U-Net in a thread,
 get a new RGB layer; a live preview of the region the canvas shows, a strength and a
-before/after toggle. Parameters live in :mod:`._state`, the threads in :mod:`._worker`, the
-live preview in :mod:`._preview`.
+before/after toggle. Parameters live in :mod:`.state`, the threads in :mod:`.worker`, the
+live preview in :mod:`.preview` (a component the widget owns, :attr:`EnhanceWidget.live`).
 
 Scripts and benchmarks drive it through its controls (``layer``, ``ratio_preset``, ``ratio``,
 ``strength``, ``stretch``, ``model``, ``weights``, ``preview``, ``compare``, ``enhance_button``,
 ``cancel_button``) or :meth:`EnhanceWidget.start`, and follow ``widget.worker``,
-``widget.preview_busy`` and ``widget.last_result_layer``.
+``widget.preview_busy``, ``widget.preview_layer`` and ``widget.last_result_layer``.
 """
 
 from __future__ import annotations
 
-from contextlib import suppress
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -28,10 +27,13 @@ from magicgui.widgets import (
 )
 from napari.utils import progress as napari_progress
 from napari.utils.notifications import show_error, show_info, show_warning
-from superqt.utils import qdebounced
 
-from ._preview import PREVIEW_DELAY_MS, PREVIEW_NAME, LivePreview, _camera, _slot
-from ._state import (
+from ..core.bundled import DEFAULT_MODEL, SHIPPED_MODELS
+from ..core.errors import DarkvisionError
+from ..core.pipeline import MAX_RATIO, MIN_RATIO, Enhanced, Progress, validate_ratio
+from .preview import PREVIEW_NAME, LivePreview
+from .slots import qt_slot
+from .state import (
     CUSTOM,
     PRESET_NAMES,
     RATIO_PRESETS,
@@ -46,10 +48,7 @@ from ._state import (
     user_metadata,
     weights_path,
 )
-from ._worker import Failure, enhance_worker
-from .core.bundled import DEFAULT_MODEL, SHIPPED_MODELS
-from .core.errors import DarkvisionError
-from .core.pipeline import MAX_RATIO, MIN_RATIO, Enhanced, Progress, validate_ratio
+from .worker import Failure, enhance_worker
 
 if TYPE_CHECKING:
     import napari
@@ -64,13 +63,13 @@ STAGE_TEXT = {
 __all__ = ["PREVIEW_NAME", "EnhanceWidget"]
 
 
-class EnhanceWidget(LivePreview, Container):
+class EnhanceWidget(Container):
     """Enhance an extreme low-light raw with the U-Net, without blocking napari."""
 
     def __init__(self, napari_viewer: napari.viewer.Viewer):
         super().__init__(labels=True)
         self.viewer = napari_viewer
-        self._alive = True
+        self.alive = True
         self.worker: GeneratorWorker | None = None
         self._cancelling = False
         self._activity = None  # napari.utils.progress of the running enhancement
@@ -88,11 +87,21 @@ class EnhanceWidget(LivePreview, Container):
             self.stretch,
             self.model,
             self.weights,
+            self.profile,
             self.enhance_button,
         )
-        if self.profile is not None:
-            self._controls += (self.profile,)
+        self.live = LivePreview(self.viewer, self, parent=self.native)
         self._connect()
+
+    @property
+    def preview_busy(self) -> bool:
+        """A preview is due, waiting for a run, or running."""
+        return self.live.busy
+
+    @property
+    def preview_layer(self):
+        """The live preview's layer, or None."""
+        return self.live.layer
 
     # -- building -------------------------------------------------------------------------------
 
@@ -162,9 +171,14 @@ class EnhanceWidget(LivePreview, Container):
             nullable=True,
             tooltip="Other U-Net weights (.safetensors), used instead of the model above; empty = that model.",
         )
-        self.profile = _profile_control()
-        controls = (self.strength, self.stretch, self.model, self.weights, self.profile)
-        return [c for c in controls if c is not None]
+        self.profile = FileEdit(
+            name="profile",
+            label="Camera profile",
+            mode="r",
+            nullable=True,
+            tooltip="A camera profile made from dark frames (file or folder); empty = none.",
+        )
+        return [self.strength, self.stretch, self.model, self.weights, self.profile]
 
     def _preview_controls(self) -> list:
         self.preview = CheckBox(
@@ -198,9 +212,7 @@ class EnhanceWidget(LivePreview, Container):
 
     def _connect(self) -> None:
         self.ratio_preset.changed.connect(self._on_preset)
-        self.native.destroyed.connect(self._on_destroyed)
-        # one preview after a burst of changes (a drag of the slider, a pan)
-        self._debounced_preview = qdebounced(self._preview_due, timeout=PREVIEW_DELAY_MS, parent=self.native)
+        self.native.destroyed.connect(self.on_destroyed)
         controls = [
             self.layer,
             self.ratio_preset,
@@ -210,14 +222,10 @@ class EnhanceWidget(LivePreview, Container):
             self.model,
             self.weights,
         ]
-        for control in [*controls, self.preview, self.compare, self.profile]:
-            if control is not None:
-                control.changed.connect(self.schedule_preview)
+        for control in [*controls, self.profile, self.preview, self.compare]:
+            control.changed.connect(self.live.schedule)
         self.enhance_button.changed.connect(self._on_enhance_clicked)
         self.cancel_button.changed.connect(self._on_cancel_clicked)
-        _camera(self.viewer).events.center.connect(self._on_view_changed)
-        _camera(self.viewer).events.zoom.connect(self._on_view_changed)
-        self.viewer.canvas.events.size.connect(self._on_view_changed)
         # layer insert/remove/reorder/rename call reset_choices: napari's add_dock_widget does it
 
     def _raw_layer_choices(self, _widget=None) -> list[tuple[str, object]]:
@@ -225,7 +233,7 @@ class EnhanceWidget(LivePreview, Container):
 
     # -- controls -------------------------------------------------------------------------------
 
-    @_slot
+    @qt_slot
     def _on_preset(self, preset: str) -> None:
         value = RATIO_PRESETS.get(preset)
         if value is not None:
@@ -235,11 +243,11 @@ class EnhanceWidget(LivePreview, Container):
         if preset != "auto":
             self.auto_reason.value = ""
 
-    @_slot
+    @qt_slot
     def _on_enhance_clicked(self, *_) -> None:
         self.start()
 
-    @_slot
+    @qt_slot
     def _on_cancel_clicked(self, *_) -> None:
         self.cancel()
 
@@ -249,15 +257,36 @@ class EnhanceWidget(LivePreview, Container):
         self.ratio.enabled = not running and self.ratio_preset.value == CUSTOM
         self.cancel_button.enabled = running
 
-    def _show_auto(self, metadata: dict) -> None:
+    def show_auto(self, metadata: dict) -> None:
         if metadata.get("ratio_mode") == "auto":
             self.auto_reason.value = f"×{float(metadata['ratio']):.0f}"
             self.auto_reason.tooltip = metadata.get("ratio_reason", "")
 
+    # -- what the live preview asks (preview.PreviewHost) --------------------------------------
+
+    def preview_wanted(self) -> bool:
+        return bool(self.preview.value)
+
+    def shows_before(self) -> bool:
+        return bool(self.compare.value)
+
+    def enhancing(self) -> bool:
+        return self.worker is not None
+
+    def preview_request(self, strength: float | None) -> EnhanceRequest:
+        return self._request(strength=strength)
+
+    def source_layer(self):
+        return self.layer.value
+
+    def show_status(self, text: str) -> None:
+        self.status.value = text
+
     # -- running --------------------------------------------------------------------------------
 
-    def start(self, layer=None, ratio=None, stretch: bool | None = None, weights=None,
-              strength: float | None = None) -> GeneratorWorker | None:  # fmt: skip
+    def start(
+        self, layer=None, ratio=None, stretch: bool | None = None, weights=None, strength: float | None = None
+    ) -> GeneratorWorker | None:
         """Enhance, as the button does; arguments override the controls (for scripts).
 
         Returns the started worker, or None (with an error notification) if the request is
@@ -289,7 +318,7 @@ class EnhanceWidget(LivePreview, Container):
 
     def _request(self, layer=None, ratio=None, stretch=None, weights=None, strength=None) -> EnhanceRequest:
         """The request from the controls, overridden by the arguments; raises for bad input."""
-        from .core.parameters import check_flag, check_strength
+        from ..core.parameters import check_flag, check_strength
 
         layer = self.layer.value if layer is None else layer
         raw = raw_from_layer(layer, copy=False)  # the worker copies what it needs, off the GUI thread
@@ -305,7 +334,7 @@ class EnhanceWidget(LivePreview, Container):
             stretch=check_flag(bool(self.stretch.value) if stretch is None else stretch, "stretch"),
             strength=check_strength(self.strength.value / 100 if strength is None else strength),
             weights=weights_path(self.weights.value if weights is None else weights) or self.model.value,
-            profile=profile_path(self.profile.value) if self.profile is not None else None,
+            profile=profile_path(self.profile.value),
             source_scale=tuple(layer.scale),
             source_translate=tuple(layer.translate),
             source=source_key(layer),
@@ -320,17 +349,12 @@ class EnhanceWidget(LivePreview, Container):
             self.cancel_button.enabled = False
             self.worker.quit()
 
-    def _on_destroyed(self, *_) -> None:
+    def on_destroyed(self, *_) -> None:
         """The widget is gone (closed viewer or dock): stop what runs, touch no Qt widget again."""
-        self._alive = False
-        with suppress(RuntimeError):  # the timer may already be deleted, e.g. at exit
-            self._debounced_preview.cancel()
-        for emitter in (_camera(self.viewer).events.center, _camera(self.viewer).events.zoom):
-            emitter.disconnect(self._on_view_changed)
-        self.viewer.canvas.events.size.disconnect(self._on_view_changed)
-        for worker in (self.worker, self.preview_worker):
-            if worker is not None:
-                worker.quit()
+        self.alive = False
+        self.live.on_destroyed()
+        if self.worker is not None:
+            self.worker.quit()
         self._close_activity()
 
     def _close_activity(self) -> None:
@@ -338,7 +362,7 @@ class EnhanceWidget(LivePreview, Container):
             self._activity.close()
             self._activity = None
 
-    @_slot
+    @qt_slot
     def _on_progress(self, step: Progress) -> None:
         if self._cancelling:
             return  # events queued before the worker saw the request
@@ -356,7 +380,7 @@ class EnhanceWidget(LivePreview, Container):
             activity.set_description(f"darkvision: {text}")
             activity.update(self.progress.value - activity.n)
 
-    @_slot
+    @qt_slot
     def _on_returned(self, request: EnhanceRequest, result: Enhanced | Failure) -> None:
         if isinstance(result, Failure):
             self.status.value = "failed"
@@ -364,7 +388,7 @@ class EnhanceWidget(LivePreview, Container):
             return
         self._full_cache = (request.network_key(), result)
         if request.ratio == "auto":
-            self._show_auto(result.metadata)
+            self.show_auto(result.metadata)
         metadata = result_metadata(result, request.source_name, request.extra_metadata)
         self.last_result_layer = self.viewer.add_image(
             result.image,
@@ -377,12 +401,12 @@ class EnhanceWidget(LivePreview, Container):
         )
         self.status.value = f"done in {metadata.get('seconds', 0):.1f} s on {metadata.get('device', '?')}"
 
-    @_slot
+    @qt_slot
     def _on_aborted(self) -> None:
         self.status.value = "cancelled"
         show_info("napari-darkvision: enhancement cancelled.")
 
-    @_slot
+    @qt_slot
     def _on_finished(self) -> None:
         if self.status.value in ("cancelled", "failed"):
             self.progress.value = 0
@@ -390,22 +414,5 @@ class EnhanceWidget(LivePreview, Container):
         self._cancelling = False
         self._close_activity()
         self._set_running(False)
-        if self._preview_pending:
-            self.schedule_preview()
-
-
-def _profile_control() -> FileEdit | None:
-    """The camera-profile picker, when the core takes a ``profile`` (core/calibration.py)."""
-    import inspect
-
-    from .core.pipeline import enhance_steps
-
-    if "profile" not in inspect.signature(enhance_steps).parameters:
-        return None
-    return FileEdit(
-        name="profile",
-        label="Camera profile",
-        mode="r",
-        nullable=True,
-        tooltip="A camera profile made from dark frames (file or folder); empty = none.",
-    )
+        if self.live.pending:
+            self.live.schedule()

@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 import time
 from dataclasses import dataclass, replace
 
 import numpy as np
 from napari.qt.threading import thread_worker
 
-from ._state import EnhanceRequest, preview_box
-from .core.errors import DarkvisionError
-from .core.exposure import estimate_ratio
-from .core.pipeline import (
+from ..core.errors import DarkvisionError
+from ..core.exposure import estimate_ratio
+from ..core.pipeline import (
     Enhanced,
     Progress,
     Stage,
@@ -30,8 +30,9 @@ from .core.pipeline import (
     enhance_steps,
     run_to_end,
 )
-from .core.render import render
-from .core.render import stretch as stretch_image
+from ..core.render import render
+from ..core.render import stretch as stretch_image
+from .state import EnhanceRequest, preview_box
 
 logger = logging.getLogger(__name__)
 
@@ -67,19 +68,24 @@ def failure(request: EnhanceRequest, err: BaseException) -> Failure:
 
 #: "auto" of the last few sources (EnhanceRequest.source): 0.1 s a 12 MP frame, not redone per pan.
 _auto_ratios: dict[tuple, tuple[float, str]] = {}
+#: Preview workers of several widgets (viewers) may run at once.
+_auto_ratios_lock = threading.Lock()
 
 
 def preview_ratio(request: EnhanceRequest) -> tuple[float, str]:
     """The preview's ratio and its reason: "auto" estimated on the whole raw (once per source)."""
     if request.ratio != "auto":
         return float(request.ratio), "set by hand"
-    if request.source and request.source in _auto_ratios:
-        return _auto_ratios[request.source]
+    with _auto_ratios_lock:
+        known = _auto_ratios.get(request.source) if request.source else None
+    if known is not None:
+        return known
     estimate = estimate_ratio(request.raw)
     if request.source:
-        if len(_auto_ratios) >= 4:
-            _auto_ratios.pop(next(iter(_auto_ratios)))
-        _auto_ratios[request.source] = estimate
+        with _auto_ratios_lock:
+            if len(_auto_ratios) >= 4:
+                _auto_ratios.pop(next(iter(_auto_ratios)))
+            _auto_ratios[request.source] = estimate
     return estimate
 
 
@@ -104,7 +110,6 @@ def own_pixels(raw, box: tuple | None = None):
 
 
 def _steps(request: EnhanceRequest, device: str | None):
-    options = {"profile": request.profile} if request.profile else {}
     return enhance_steps(
         request.raw,
         ratio=request.ratio,
@@ -114,7 +119,7 @@ def _steps(request: EnhanceRequest, device: str | None):
         strength=request.strength,
         # the result must line up pixel for pixel with the mosaic layer it comes from
         sensor_orientation=True,
-        **options,
+        profile=request.profile,
     )
 
 
@@ -133,8 +138,12 @@ def run_enhance(request: EnhanceRequest, device: str | None = None, cached: Enha
         return failure(request, err)
 
 
-def run_preview(request: EnhanceRequest, device: str | None = None, box: tuple | None = None,
-                cached: Preview | None = None) -> Preview | Failure:  # fmt: skip
+def run_preview(
+    request: EnhanceRequest,
+    device: str | None = None,
+    box: tuple | None = None,
+    cached: Preview | None = None,
+) -> Preview | Failure:
     """Enhance one region (default: the centre 1 MP) at full resolution, for the live preview.
 
     "auto" is estimated on the whole raw, as the full run does, so the preview shows the

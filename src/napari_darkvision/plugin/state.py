@@ -4,17 +4,21 @@ the result layer (the metadata contract the napari writer relies on)."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
+import threading
+import weakref
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .core.bundled import SHIPPED_MODELS
-from .core.errors import DarkvisionError, RawReadError
-from .core.pipeline import Enhanced, EnhanceError, validate_ratio
-from .core.raw import RawImage
+from ..core.bundled import SHIPPED_MODELS
+from ..core.errors import DarkvisionError, RawReadError
+from ..core.pipeline import Enhanced, EnhanceError, validate_ratio
+from ..core.raw import RawImage
 
 #: Exposure ratio presets: SID's Sony ratios, "auto" (estimated from the raw) and "custom".
 RATIO_PRESETS: dict[str, float | None] = {"auto": None, "x100": 100.0, "x250": 250.0, "x300": 300.0}
@@ -76,7 +80,7 @@ def raw_from_layer(layer, copy: bool = True) -> RawImage:
     """Rebuild the RawImage from a layer; RawReadError, for a person, if it cannot be.
 
     With `copy` it holds its own copy of the pixels; without, the layer's array, for a thread
-    worker to copy (:func:`~._worker.own_pixels`) so that the viewer does not wait for it."""
+    worker to copy (:func:`~.worker.own_pixels`) so that the viewer does not wait for it."""
     if layer is None:
         raise RawReadError(
             "No raw layer to enhance: open a camera raw file with the napari-darkvision reader first."
@@ -96,10 +100,31 @@ def raw_from_layer(layer, copy: bool = True) -> RawImage:
     return raw
 
 
+#: Each layer's pixel array (weakly held) and its token: an id() is reused once an array is freed.
+_pixel_tokens: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_next_token = itertools.count()
+_tokens_lock = threading.Lock()
+
+
+def pixels_token(layer) -> int:
+    """A number for the array `layer` holds now, never given to another array."""
+    data = layer.data
+    with _tokens_lock:
+        known = _pixel_tokens.get(layer)
+        if known is not None and known[0]() is data:
+            return known[1]
+        token = next(_next_token)
+        # data that cannot be weakly referenced gets a fresh token each time: never stale
+        with suppress(TypeError):
+            _pixel_tokens[layer] = (weakref.ref(data), token)
+        return token
+
+
 def source_key(layer) -> tuple:
     """Identifies a layer's pixels for the caches: the same array, shape and levels."""
     meta = layer.metadata
-    return (id(layer.data), np.shape(layer.data), str(meta.get("black_level")), str(meta.get("white_level")))
+    token = pixels_token(layer)
+    return (token, np.shape(layer.data), str(meta.get("black_level")), str(meta.get("white_level")))
 
 
 def ratio_label(metadata: dict) -> str:
@@ -167,8 +192,12 @@ def preview_box(shape: tuple[int, int], pixels: int = PREVIEW_PIXELS) -> tuple[i
     return visible_box(shape, (0.0, 0.0), (float(h), float(w)), pixels)
 
 
-def visible_box(shape: tuple[int, int], start: tuple[float, float], stop: tuple[float, float],
-                pixels: int = PREVIEW_PIXELS) -> tuple[int, int, int, int]:  # fmt: skip
+def visible_box(
+    shape: tuple[int, int],
+    start: tuple[float, float],
+    stop: tuple[float, float],
+    pixels: int = PREVIEW_PIXELS,
+) -> tuple[int, int, int, int]:
     """The region of a (H, W) mosaic between data coordinates `start` and `stop` (the canvas's
     corners), as (top, bottom, left, right): cut to the image, shrunk about its centre to at most
     `pixels`, at least PREVIEW_MIN_SIDE a side, on even rows and columns (the 2x2 CFA phase)."""

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .core.raw import RAW_EXTENSIONS, RawImage, RawReadError, read_raw
+from ..core.raw import RAW_EXTENSIONS, RawImage, RawReadError, read_raw
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib import resources
 
-from ._reader import read_raw_layer
+from .reader import read_raw_layer
 
 SAMPLE_FILE = "gopro_dark_x100.dng"
 
