@@ -47,6 +47,14 @@ def _add_enhance(sub) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace an existing output (never the input)")
     _add_batch_options(p)
     p.add_argument("--profile", help="camera profile (.npz from `calibrate`) or a folder of them")
+    p.add_argument(
+        "--burst",
+        action="store_true",
+        help=(
+            "the inputs (files, a folder or a glob) are frames of one scene from one camera, "
+            "frame 0 first: align and merge them into one output (default <frame 0>_burst_darkvision.png)"
+        ),
+    )
     p.add_argument("-q", "--quiet", action="store_true")
 
 
