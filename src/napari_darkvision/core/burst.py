@@ -35,8 +35,11 @@ PYRAMID_FACTORS = (2, 4, 4)
 #: Tile side (pixels of its level) and search radius at each level, coarse to fine (HDR+'s).
 TILE_SIZES = (8, 16, 16, 32)
 SEARCH_RADII = (4, 4, 2, 1)
-#: The merge judges the residual as box means over these many packed pixels a side.
-RESIDUAL_BOXES = (5, 15)
+#: The merge judges the residual as box means over these many packed pixels a side: the
+#: larger boxes see faint differences that cover an area (an object's low-contrast parts).
+RESIDUAL_BOXES = (5, 15, 45)
+#: The median of a chi-squared variable of one degree of freedom (a squared unit Gaussian).
+CHI2_MEDIAN = 0.4549
 #: A rejected pixel rejects its neighbours this far (packed pixels a side).
 REJECT_SPREAD = 5
 #: Weights fall from 1 to 0 as the smoothed residual's square goes from this many expected
@@ -363,7 +366,8 @@ def estimate_frame_noise(packed: np.ndarray) -> tuple[float, float]:
     gain = 0.5 / level if level > 0 else 1.0
     with torch.inference_mode():
         a, b = estimate_noise(torch.from_numpy(packed * np.float32(gain))[None])
-    return float(a[0]) / gain, float(b[0]) / gain**2
+    # five digits: the convolution's last bits vary with the thread count, the merge must not
+    return float(f"{float(a[0]) / gain:.5g}"), float(f"{float(b[0]) / gain**2:.5g}")
 
 
 def residual_weights(
@@ -371,8 +375,8 @@ def residual_weights(
 ) -> np.ndarray:
     """(h, w) weights of an aligned frame against the reference: 1 where their residual is
     noise, falling to 0 where it stands above it (motion, misalignment). The residual is
-    judged at two scales (a small box sees edges, a large one faint differences that cover an
-    area), and a rejection spreads to its neighbours, so that an object's rim does not ghost."""
+    judged at several scales (a small box sees edges, larger ones faint differences that cover
+    an area), and a rejection spreads to its neighbours, so that an object's rim does not ghost."""
     from scipy.ndimage import minimum_filter, uniform_filter
 
     a, b = noise
@@ -385,6 +389,9 @@ def residual_weights(
         # the residual of two frames' four-channel sums, averaged over the box: 2 (a S + 4 b) / n
         expected = 2.0 * (a * np.maximum(signal, 0.0) + 4.0 * b) / box**2
         z = smoothed * smoothed / np.maximum(expected, 1e-20)
+        # most of a burst is static: its median says how far the noise model's variance falls
+        # short at this scale (row noise, a misjudged gain); never less than the model's
+        z /= np.clip(float(np.median(z[::4, ::4])) / CHI2_MEDIAN, 1.0, 4.0)
         np.minimum(weights, np.clip((REJECT_TO - z) / (REJECT_TO - REJECT_FROM), 0.0, 1.0), out=weights)
     return minimum_filter(weights, REJECT_SPREAD, mode="nearest")
 

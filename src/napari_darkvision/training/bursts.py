@@ -20,6 +20,7 @@ class SyntheticBurst:
     truth: RawImage  # frame 0 without noise, at the clean exposure
     path: np.ndarray  # (h, w) bool per packed pixel: where the object passes, in frame 0's view
     shifts: list[tuple[float, float, float]]  # per frame: dy, dx (sensor pixels), rotation (degrees)
+    boxes: list[tuple[int, int, int]]  # per frame: the object's top, left and side (packed pixels)
 
 
 def _moved(packed: np.ndarray, dy: float, dx: float, degrees: float) -> np.ndarray:
@@ -81,7 +82,8 @@ def synthetic_burst(
         shifts.append((float(dy), float(dx), angle))
         dark = short_exposure(view, ratio, noise, rng)  # DN / white of the noise model's sensor
         frames.append(_as_raw(template, dark))
-    return SyntheticBurst(frames, _as_raw(template, truth), path, shifts)
+    boxes = [(top, int(left), side) for left in lefts]
+    return SyntheticBurst(frames, _as_raw(template, truth), path, shifts, boxes)
 
 
 def _sensor(clean: RawImage, noise: NoiseParams) -> RawImage:
