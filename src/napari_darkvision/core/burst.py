@@ -195,6 +195,22 @@ def _tile_search(reference: np.ndarray, frame: np.ndarray, guess: np.ndarray, ti
     return guess + step, costs
 
 
+def _costs_at(
+    reference: np.ndarray, frame: np.ndarray, tiles: np.ndarray, displacement: np.ndarray, tile: int
+):
+    """The squared differences of the tiles `tiles` (k, 2: row, column of the grid) of `reference`
+    with `frame` moved by their integer `displacement` (k, 2); edges held, as in the search."""
+    h, w = frame.shape
+    span = np.arange(tile)
+    rows = tiles[:, 0, None] * tile + span
+    cols = tiles[:, 1, None] * tile + span
+    ours = reference[rows[:, :, None], cols[:, None, :]]
+    rows = np.clip(rows + displacement[:, 0, None], 0, h - 1)
+    cols = np.clip(cols + displacement[:, 1, None], 0, w - 1)
+    diff = frame[rows[:, :, None], cols[:, None, :]] - ours
+    return np.einsum("kij,kij->k", diff, diff)
+
+
 def _subpixel(costs: np.ndarray, radius: int) -> np.ndarray:
     """Each tile's best candidate (th, tw, 2), relative to the search's centre, refined by a
     parabola through it and its neighbours along each axis (none where it lies on the edge)."""
@@ -287,11 +303,13 @@ def align(
     design = np.concatenate([np.ones((th, tw, 1)), centres], axis=-1)
     predicted = np.einsum("ij,abj->abi", affine, design)
     # a tile keeps its own displacement only where the global motion's would cost it clearly more
-    rounded = np.rint(predicted).astype(int)
-    _, at_global = _tile_search(reference_levels[0], frame_levels[0], rounded, tile, 0)
-    gain = at_global[..., 0, 0] - flat_costs.min(axis=-1)
     away = np.linalg.norm(displacement - predicted, axis=-1) > 1.0
-    local = away & (gain > LOCAL_GAIN * fluctuation)
+    tiles = np.argwhere(away)
+    at_global = _costs_at(
+        reference_levels[0], frame_levels[0], tiles, np.rint(predicted[away]).astype(int), tile
+    )
+    local = np.zeros_like(away)
+    local[away] = at_global - flat_costs.min(axis=-1)[away] > LOCAL_GAIN * fluctuation[away]
     correction = np.where(local[..., None], displacement - predicted, 0.0)
     return Motion(packed_tile, affine, correction.astype(np.float32))
 
@@ -370,25 +388,40 @@ def estimate_frame_noise(packed: np.ndarray) -> tuple[float, float]:
     return float(f"{float(a[0]) / gain:.5g}"), float(f"{float(b[0]) / gain**2:.5g}")
 
 
-def residual_weights(
-    reference: np.ndarray, frame: np.ndarray, inside: np.ndarray, noise: tuple[float, float]
-) -> np.ndarray:
-    """(h, w) weights of an aligned frame against the reference: 1 where their residual is
-    noise, falling to 0 where it stands above it (motion, misalignment). The residual is
-    judged at several scales (a small box sees edges, larger ones faint differences that cover
-    an area), and a rejection spreads to its neighbours, so that an object's rim does not ghost."""
-    from scipy.ndimage import minimum_filter, uniform_filter
+def expected_residuals(
+    reference_luma: np.ndarray, noise: tuple[float, float]
+) -> list[tuple[int, np.ndarray]]:
+    """Per box of :data:`RESIDUAL_BOXES`, the variance (h, w) the box mean of a static frame's
+    residual against the reference has: their four-channel sums' noise, 2 (a S + 4 b) / n."""
+    from scipy.ndimage import uniform_filter
 
     a, b = noise
-    difference = frame.sum(axis=0, dtype=np.float32)
-    difference -= reference.sum(axis=0, dtype=np.float32)
-    weights = inside.astype(np.float32)
+    expected = []
     for box in RESIDUAL_BOXES:
-        smoothed = uniform_filter(difference, box, mode="nearest")
-        signal = uniform_filter(reference.sum(axis=0, dtype=np.float32), box, mode="nearest")
-        # the residual of two frames' four-channel sums, averaged over the box: 2 (a S + 4 b) / n
-        expected = 2.0 * (a * np.maximum(signal, 0.0) + 4.0 * b) / box**2
-        z = smoothed * smoothed / np.maximum(expected, 1e-20)
+        signal = np.maximum(uniform_filter(reference_luma, box, mode="nearest"), 0.0)
+        signal *= 2.0 * a / box**2
+        signal += 8.0 * b / box**2
+        expected.append((box, np.maximum(signal, 1e-20)))
+    return expected
+
+
+def residual_weights(
+    reference_luma: np.ndarray, frame: np.ndarray, inside: np.ndarray, expected: list[tuple[int, np.ndarray]]
+) -> np.ndarray:
+    """(h, w) weights of an aligned frame against the reference (its luma: the four channels
+    summed): 1 where their residual is noise, falling to 0 where it stands above the `expected`
+    (:func:`expected_residuals`: motion, misalignment). The residual is judged at several scales
+    (a small box sees edges, larger ones faint differences that cover an area), and a rejection
+    spreads to its neighbours, so that an object's rim does not ghost."""
+    from scipy.ndimage import minimum_filter, uniform_filter
+
+    difference = frame.sum(axis=0, dtype=np.float32)
+    difference -= reference_luma
+    weights = inside.astype(np.float32)
+    for box, variance in expected:
+        z = uniform_filter(difference, box, mode="nearest")
+        z *= z
+        z /= variance
         # most of a burst is static: its median says how far the noise model's variance falls
         # short at this scale (row noise, a misjudged gain); never less than the model's
         z /= np.clip(float(np.median(z[::4, ::4])) / CHI2_MEDIAN, 1.0, 4.0)
@@ -414,6 +447,7 @@ def merge_steps(
     reference = pack(reference_raw, clip=False)
     noise = estimate_frame_noise(reference)
     reference_levels = luma_pyramid(reference)
+    expected = expected_residuals(reference_levels[0], noise)
     total = reference.copy()
     weight_sum = np.ones(reference.shape[1:], dtype=np.float32)
     square_sum = np.ones(reference.shape[1:], dtype=np.float32)
@@ -428,7 +462,7 @@ def merge_steps(
         aligned, inside = warp(packed, motion)
         del packed
         yield Progress(Stage.ALIGN, index, count)
-        weights = residual_weights(reference, aligned, inside, noise)
+        weights = residual_weights(reference_levels[0], aligned, inside, expected)
         aligned *= weights
         total += aligned
         del aligned
