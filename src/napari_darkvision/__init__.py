@@ -6,6 +6,7 @@ Public API (torch is imported only when enhancing)::
     raw = dv.read_raw("IMG_0001.ARW")        # RawImage: Bayer mosaic + metadata
     rgb = dv.enhance(raw, ratio=100)         # (H, W, 3) uint16 sRGB; ratio="auto" estimates it
     rgb = dv.enhance(raw, weights="fast-rep")  # a shipped model by name (or a .safetensors file)
+    rgb = dv.enhance(["a.ARW", "b.ARW"], ratio=100)  # a burst: aligned, merged; frame 0's view
     model = dv.load_model("my.safetensors")  # other weights
     summary = dv.enhance_many(["shoot/"], "out/")  # a folder; here or on a Dask cluster
 """

@@ -61,6 +61,14 @@ def _add_enhance(sub) -> None:
     )
     _add_batch_options(p)
     p.add_argument("--profile", help="camera profile (.npz from `calibrate`) or a folder of them")
+    p.add_argument(
+        "--burst",
+        action="store_true",
+        help=(
+            "the inputs (files, a folder or a glob) are frames of one scene from one camera, "
+            "frame 0 first: align and merge them into one output (default <frame 0>_burst_darkvision.png)"
+        ),
+    )
     p.add_argument("-q", "--quiet", action="store_true")
 
 

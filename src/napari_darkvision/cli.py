@@ -14,6 +14,8 @@ from .core.output import default_output
 def _enhance(args) -> int:
     """One input to one output; several inputs, a folder, a glob or a list file go to :mod:`.batch`."""
     inputs = list(args.input)
+    if args.burst:
+        return _enhance_burst(args)
     if len(inputs) > 1 or any(_is_many(i) for i in inputs):
         from .batch import run_from_cli
 
@@ -65,9 +67,54 @@ def _enhance_one(args, source: Path) -> int:
     return 0
 
 
-def _checked_one(args, source: Path) -> tuple[Path, float, str | None, str]:
-    """The output, strength, profile and DNG compression of a one-file run, once everything a
-    person can get wrong is checked: before torch is imported (seconds), not after."""
+def _enhance_burst(args) -> int:
+    """A burst (files, a folder or a glob; frame 0 first, by name within a folder or a glob) to
+    one output: its frames are checked (headers only) before anything else."""
+    from .batch.plan import collect_inputs
+    from .core.burst import check_burst
+    from .core.errors import BurstError
+
+    found, problems = collect_inputs(args.input)
+    if problems:
+        raise BurstError(problems[0].reason)
+    frames = check_burst([path for path, _ in found])
+    out, strength, profile, compression = _checked_one(args, frames[0], sources=frames, stem_suffix="_burst")
+
+    from tqdm import tqdm
+
+    from .core.export import save_result
+    from .core.pipeline import enhance_steps, run_to_end
+
+    name = f"{frames[0].name} (+{len(frames) - 1})"
+    bar = tqdm(total=100, desc=name, unit="%", disable=args.quiet, leave=False)
+    steps = enhance_steps(
+        frames,
+        ratio=args.ratio,
+        stretch=args.stretch,
+        weights=args.weights,
+        device=args.device,
+        strength=strength,
+        profile=profile,
+    )
+    try:
+        result = run_to_end(steps, _progress_shown_on(bar, name))
+        save_result(out, result, overwrite=args.overwrite, sources=frames, dng_compression=compression)
+    finally:
+        bar.close()
+    meta = result.metadata
+    print(
+        f"{out}  ({len(frames)} frames, worth {meta['burst_effective_frames']:g}; ratio x{meta['ratio']:g} "
+        f"{meta['ratio_mode']}, {meta['model']}, {meta['device']}, {meta['seconds']:.1f} s)"
+    )
+    return 0
+
+
+def _checked_one(
+    args, source: Path, sources: list[Path] | None = None, stem_suffix: str = ""
+) -> tuple[Path, float, str | None, str]:
+    """The output, strength, profile and DNG compression of a one-file run (of `sources`, a burst, where given),
+    once everything a person can get wrong is checked: before torch is imported (seconds), not
+    after."""
     from .core.output import check_output
     from .core.parameters import check_device, check_dng_compression, check_flag, check_strength
     from .core.pipeline import validate_ratio
@@ -75,8 +122,12 @@ def _checked_one(args, source: Path) -> tuple[Path, float, str | None, str]:
     if not source.is_file():
         raise _missing(source)
     suffix = f".{args.format}" if getattr(args, "format", None) else ".png"
-    out = Path(args.output) if args.output else default_output(source, suffix)
-    check_output(out, sources=[source], overwrite=args.overwrite)
+    out = (
+        Path(args.output)
+        if args.output
+        else default_output(source.with_stem(source.stem + stem_suffix), suffix)
+    )
+    check_output(out, sources=sources or [source], overwrite=args.overwrite)
     validate_ratio(args.ratio)
     check_flag(args.stretch, "stretch")
     strength = check_strength(getattr(args, "strength", 1.0))
@@ -97,12 +148,26 @@ def _progress_shown_on(bar, name: str):
     """A progress callback moving `bar` through the stages: reading to 5 %, the network to 90 %."""
     from .core.progress import Stage
 
-    labels = {Stage.NETWORK: "denoising", Stage.RENDER: "rendering"}
+    labels = {
+        Stage.NETWORK: "denoising",
+        Stage.RENDER: "rendering",
+        Stage.ALIGN: "aligning",
+        Stage.MERGE: "merging",
+    }
     reached = {Stage.READ: 5, Stage.RENDER: 90}
+    burst_stages = (Stage.ALIGN, Stage.MERGE)  # a burst's frames: up to 5 %, a step each
 
     def show(event) -> None:
-        bar.set_description(f"{name}: {labels.get(event.stage, event.stage)}")
-        done = 5 + 85 * event.fraction if event.stage == Stage.NETWORK else reached.get(event.stage, 100)
+        label = labels.get(event.stage, event.stage)
+        if event.stage in burst_stages:
+            label += f" frame {event.done} of {event.total}"
+        bar.set_description(f"{name}: {label}")
+        if event.stage == Stage.NETWORK:
+            done = 5 + 85 * event.fraction
+        elif event.stage in burst_stages:
+            done = max(bar.n, 5 * event.fraction)
+        else:
+            done = reached.get(event.stage, 100)
         bar.update(done - bar.n)
 
     return show

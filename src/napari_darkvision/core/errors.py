@@ -55,3 +55,8 @@ class Cancelled(DarkvisionError):
 class CalibrationError(DarkvisionError, ValueError):
     """Dark frames that cannot make a camera profile (too few, of mixed cameras, sizes or
     settings), a file that is not a profile, or a profile that cannot apply to a shot."""
+
+
+class BurstError(RawReadError):
+    """Frames that cannot make one burst: fewer than two, or of another camera, size or colour
+    filter than frame 0."""

@@ -38,16 +38,22 @@ def estimate_noise(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return a, b
 
 
-def noise_level_map(x: torch.Tensor, noise: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+def noise_level_map(x: torch.Tensor, noise: tuple | None = None) -> torch.Tensor:
     """(n, 1, h, w): the expected noise standard deviation at each pixel of the input, for the
     noise `(a, b)` (see :func:`estimate_noise`; estimated from `x` if not given), on a log scale
     where -1 is sigma 0.0025 and +1 sigma 0.135: inputs of order one, as the image's are (the
-    plain sigma, 0.002-0.2, moved its weights 50 times too slowly to be learnt)."""
-    a, b = estimate_noise(x) if noise is None else noise
+    plain sigma, 0.002-0.2, moved its weights 50 times too slowly to be learnt).
+
+    `noise` may carry a third item, (n, 1, h, w) factors of that variance per pixel: a merged
+    burst's (one over the frames merged there, see :mod:`.burst`)."""
+    a, b = (estimate_noise(x) if noise is None else noise)[:2]
     signal = torch.nn.functional.avg_pool2d(
         x.float().mean(dim=1, keepdim=True), 5, stride=1, padding=2, count_include_pad=False
     ).clamp(min=0.0)
-    return log_scale(a[:, None, None, None] * signal + b[:, None, None, None])
+    variance = a[:, None, None, None] * signal + b[:, None, None, None]
+    if noise is not None and len(noise) > 2:
+        variance = variance * noise[2]
+    return log_scale(variance)
 
 
 def log_scale(variance: torch.Tensor) -> torch.Tensor:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -97,7 +97,7 @@ def _load_model(identity: tuple, device: str | None):
 
 
 def enhance_steps(
-    source: RawImage | str | os.PathLike,
+    source: RawImage | str | os.PathLike | Sequence[RawImage | str | os.PathLike],
     ratio: float | str | None = "auto",
     stretch: bool = False,
     weights: str | None = None,
@@ -115,7 +115,11 @@ def enhance_steps(
     Parameters
     ----------
     source
-        A raw file's path, or a :class:`RawImage` (validated here, however it was made).
+        A raw file's path, or a :class:`RawImage` (validated here, however it was made); or a
+        burst: a list (or tuple) of them, frames of one scene from one camera, frame 0 the
+        reference. A burst's frames are aligned and merged (:mod:`~.burst`) before the network,
+        which is told the merged noise at each pixel; the result has frame 0's view and
+        metadata, and ``raw`` is frame 0 with the merged mosaic.
     ratio
         Exposure amplification (1 to 3000; SID uses 100, 250, 300), or "auto"/None to estimate it.
     stretch
@@ -149,11 +153,18 @@ def enhance_steps(
     Enhanced
         The (H, W, 3) uint16 sRGB image, its metadata, the enhanced mosaic and the source.
 
+    Yields
+    ------
+    Progress
+        Reading, for a burst each frame aligned and merged (``Stage.ALIGN``, ``Stage.MERGE``:
+        closing the generator stops between frames), the network's tiles, rendering.
+
     Raises
     ------
     DarkvisionError
-        RawReadError, EnhanceError, ModelError or DeviceError, worded for a person; all
-        parameters are checked before the raw is read or torch imported.
+        RawReadError (BurstError for frames that are not one burst), EnhanceError, ModelError or
+        DeviceError, worded for a person; all parameters are checked before the raw is read or
+        torch imported, and a burst's frames (their headers) before any is merged.
     """
     from .parameters import check_device, check_flag, check_strength
 
@@ -163,7 +174,12 @@ def enhance_steps(
     strength = check_strength(strength)
     device = check_device(device)
     started = time.perf_counter()
-    raw, profile_noise, profile_meta = _read_source(source, profile)
+    burst = None
+    if is_burst(source):
+        burst, profile_noise, profile_meta = yield from _merged_burst(source, profile)
+        raw = burst.raw
+    else:
+        raw, profile_noise, profile_meta = _read_source(source, profile)
     yield Progress(Stage.READ, 1, 1)
 
     import torch
@@ -176,7 +192,15 @@ def enhance_steps(
     model = cached_model(os.fspath(weights) if weights else None, device)
     precision = resolve_precision(precision, next(model.parameters()).device)
     network_mosaic, hot_count = yield from _network_mosaic(
-        model, raw, chosen, profile_noise, hot_pixels, tile=tile, overlap=overlap, precision=precision
+        model,
+        raw,
+        chosen,
+        profile_noise,
+        hot_pixels,
+        None if burst is None else burst.variance_scale,
+        tile=tile,
+        overlap=overlap,
+        precision=precision,
     )
     mosaic = blend_strength(network_mosaic, raw, chosen, strength)
     mosaic.flags.writeable = False  # shared by the result and the render: neither may change it
@@ -199,6 +223,7 @@ def enhance_steps(
         "sensor_orientation": sensor_orientation,
         "hot_pixels_replaced": hot_count,
         **profile_meta,
+        **({} if burst is None else burst.metadata()),
     }
     return Enhanced(image, metadata, mosaic=mosaic, raw=raw, network_mosaic=network_mosaic)
 
@@ -215,34 +240,70 @@ def _read_source(source, profile) -> tuple[RawImage, tuple | None, dict]:
     return prepare(raw, profile)
 
 
-def _network_input(raw: RawImage, ratio: float, profile_noise, hot_pixels: bool):
+def is_burst(source) -> bool:
+    """Whether `source` is a burst (a list or tuple of frames) rather than one raw."""
+    return isinstance(source, list | tuple)
+
+
+def _merged_burst(frames, profile):
+    """A burst merged (a generator of its progress): the MergedBurst, one frame's noise at ratio
+    1 (the profile's where one is given) and the profile's metadata (frame 0's)."""
+    from .burst import check_burst, merge_steps
+
+    frames = check_burst(frames)
+    if profile is None:
+        merged = yield from merge_steps(frames)
+        return merged, merged.noise, {}
+    from .calibration import check_profile_source, prepare
+
+    check_profile_source(profile)
+    corrected = []  # frame 0's noise and metadata (every frame is corrected alike)
+
+    def correct(raw: RawImage) -> RawImage:
+        shot, noise, meta = prepare(raw, profile)
+        if not corrected:
+            corrected.append((noise, meta))
+        return shot
+
+    merged = yield from merge_steps(frames, correct)
+    return merged, *corrected[0]
+
+
+def _network_input(raw: RawImage, ratio: float, profile_noise, hot_pixels: bool, variance_scale=None):
     """The packed, amplified input (hot pixels replaced if asked), its noise (a, b) for the
-    network (None: the tiling measures it) and how many hot pixels were replaced."""
+    network (None: the tiling measures it; with a burst's per-pixel `variance_scale` third) and
+    how many hot pixels were replaced."""
     packed = pack(raw, ratio=ratio)
     noise = None
     if profile_noise is not None:
         from .calibration import network_noise
 
         noise = network_noise(profile_noise, ratio, packed)
-    if not hot_pixels:
-        return packed, noise, 0
-    import torch
+    if hot_pixels or variance_scale is not None:
+        import torch
 
-    from .hot_pixels import replace_hot_pixels
-    from .model import estimate_noise
+        from .model import estimate_noise
 
-    if noise is None:  # the whole image's, as the network would measure it
-        noise = tuple(float(v[0]) for v in estimate_noise(torch.from_numpy(packed)[None]))
-    packed, count = replace_hot_pixels(packed, noise)
+        if noise is None:  # the whole image's, as the network would measure it
+            noise = tuple(float(v[0]) for v in estimate_noise(torch.from_numpy(packed)[None]))
+    count = 0
+    if hot_pixels:
+        from .hot_pixels import replace_hot_pixels
+
+        packed, count = replace_hot_pixels(packed, noise)
+    if variance_scale is not None:
+        noise = (*noise, variance_scale)
     return packed, noise, count
 
 
-def _network_mosaic(model, raw: RawImage, ratio: float, profile_noise, hot_pixels: bool, **tiling):
+def _network_mosaic(
+    model, raw: RawImage, ratio: float, profile_noise, hot_pixels: bool, variance_scale=None, **tiling
+):
     """The network's mosaic (read-only) of `raw` amplified by `ratio`, and how many hot pixels
     were replaced before it ran: a generator of the tiles' progress, as :func:`~.tiling.run_tiled`."""
     from .tiling import run_tiled
 
-    packed, noise, hot_count = _network_input(raw, ratio, profile_noise, hot_pixels)
+    packed, noise, hot_count = _network_input(raw, ratio, profile_noise, hot_pixels, variance_scale)
     device = next(model.parameters()).device
     clean = yield from run_tiled(model, packed, device=device, noise=noise, **tiling)
     del packed
@@ -264,14 +325,17 @@ def _model_metadata(model, precision: str) -> dict:
 
 
 def enhance(
-    source: RawImage | str | os.PathLike, ratio: float | str | None = "auto", **options
+    source: RawImage | str | os.PathLike | Sequence[RawImage | str | os.PathLike],
+    ratio: float | str | None = "auto",
+    **options,
 ) -> np.ndarray:
-    """Enhance a dark raw and return the (H, W, 3) uint16 sRGB image.
+    """Enhance a dark raw (or a burst of them) and return the (H, W, 3) uint16 sRGB image.
 
     Parameters
     ----------
     source
-        A raw file's path, or a :class:`RawImage`.
+        A raw file's path, or a :class:`RawImage`; or a burst, a list of them (frame 0 the
+        reference, see :func:`enhance_steps`).
     ratio
         Exposure amplification, or "auto".
     **options

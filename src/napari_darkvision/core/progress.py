@@ -19,6 +19,8 @@ class Stage(str, Enum):
     """What a run is doing; a ``str`` so that ``event.stage == "network"`` reads naturally."""
 
     READ = "read"
+    ALIGN = "align"  # a burst's frames, one by one (done: frames aligned, total: extra frames)
+    MERGE = "merge"
     NETWORK = "network"
     RENDER = "render"
     DONE = "done"
@@ -36,7 +38,7 @@ class Progress:
     stage
         The stage the run is in (:class:`Stage`).
     done, total
-        Units of this stage done and in all (tiles for the network, 1 for the others).
+        Units of this stage done and in all (tiles for the network, extra frames for a burst's alignment and merge, 1 for the others).
     """
 
     stage: Stage

@@ -138,9 +138,10 @@ def run_tiled(
         See :func:`resolve_precision`.
     keep_levels : bool
         Give each channel of the result its mean in the input (:func:`keep_channel_levels`).
-    noise : tuple of float, optional
+    noise : tuple, optional
         (a, b), the input's noise variance ``a * signal + b`` in its (amplified, normalised) units,
         e.g. from a camera profile; estimated from the whole image when None (noise_map models).
+        A third item, an (h, w) array, scales that variance per pixel (a merged burst's).
 
     Returns
     -------
@@ -163,7 +164,8 @@ def run_tiled(
     with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
         for y, wy in zip(ys, weights_y, strict=True):
             for x, wx in zip(xs, weights_x, strict=True):
-                result = _run_tile(model, packed[:, y : y + wy.size, x : x + wx.size], noise, device)
+                window = (slice(y, y + wy.size), slice(x, x + wx.size))
+                result = _run_tile(model, packed[(slice(None), *window)], _tile_noise(noise, window), device)
                 result.mul_(torch.from_numpy(wy[:, None] * wx[None, :]))
                 torch.from_numpy(out[:, y : y + wy.size, x : x + wx.size]).add_(result)
                 done += 1
@@ -177,13 +179,23 @@ def _noise_level(model, packed: np.ndarray, noise: tuple[float, float] | None, d
     import torch
 
     if noise is not None:
-        return tuple(torch.tensor([float(v)], device=device) for v in noise)
+        levels = tuple(torch.tensor([float(v)], device=device) for v in noise[:2])
+        return levels + tuple(noise[2:])  # a per-pixel scale is cut per tile
     if not model.config.noise_map:
         return None
     from .noise import estimate_noise
 
     with torch.inference_mode():
         return tuple(v.to(device) for v in estimate_noise(torch.from_numpy(packed)[None]))
+
+
+def _tile_noise(noise, window):
+    """The noise for one tile: (a, b), with the tile's part of a per-pixel scale (1, 1, th, tw)."""
+    if noise is None or len(noise) < 3:
+        return noise
+    import torch
+
+    return (*noise[:2], torch.from_numpy(np.ascontiguousarray(noise[2][window]))[None, None])
 
 
 def _run_tile(model, tile: np.ndarray, noise, device):
@@ -199,6 +211,12 @@ def _run_tile(model, tile: np.ndarray, noise, device):
     pad_h, pad_w = (-th) % multiple, (-tw) % multiple
     if pad_h or pad_w:
         t = F.pad(t, (0, pad_w, 0, pad_h), mode="replicate")
+    if noise is not None and len(noise) > 2:
+        scale = noise[2].to(device, torch.float32)
+        noise = (
+            *noise[:2],
+            F.pad(scale, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else scale,
+        )
     result = model(t.contiguous(memory_format=memory_format(device)), noise)[0, :, :th, :tw].float()
     if not torch.isfinite(result).all():
         from .errors import ModelError
