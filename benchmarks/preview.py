@@ -10,6 +10,7 @@ writes ``research/benchmarks/preview-<name>.json`` (``--name``, default the host
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -56,7 +57,7 @@ def refresh_times(repeats: int) -> dict:
             raise RuntimeError(f"the preview failed: {last}")
     for strength in [0.0, 0.5] * (repeats // 2 + 1):
         started = time.perf_counter()
-        run_preview(EnhanceRequest(**{**request.__dict__, "strength": strength}), box=last.box, cached=last)
+        run_preview(dataclasses.replace(request, strength=strength), box=last.box, cached=last)
         reblend.append(time.perf_counter() - started)
     return {
         "new_region": {"seconds": median(new_region), "runs": new_region},

@@ -11,7 +11,10 @@ SOURCE = Path(__file__).resolve().parent.parent / "src" / PACKAGE
 CORE = f"{PACKAGE}.core"
 #: The command line's modules: ``cli`` (a module today, a folder once the doors move) and its parser.
 CLI = (f"{PACKAGE}.cli", f"{PACKAGE}._cli_parser")
-#: batch/plan.py takes ``default_output`` from the CLI; the doors' move puts it in core (issue 24).
+#: The core's checks of a person's parameters: the doors translate into EnhanceSettings /
+#: OutputSettings, whose constructors call these, and call none themselves.
+VALIDATORS = {"validate_ratio", "check_flag", "check_strength", "check_device", "check_dng_compression",
+              "check_profile_source", "weights_file", "validate_raw"}  # fmt: skip
 
 
 def modules_in(source: Path) -> dict[str, Path]:
@@ -137,3 +140,30 @@ def test_batch_does_not_import_the_command_line():
 
 def test_no_import_cycle_between_modules_of_the_package():
     assert cycles(GRAPH) == []
+
+
+def validator_calls(source: Path) -> list[str]:
+    """Where a door (the command line, the batch, the napari plugin, the package's API) calls one of
+    the core's parameter checks."""
+    found = []
+    doors = (*CLI, f"{PACKAGE}.batch", f"{PACKAGE}.plugin")
+    for module, path in modules_in(source).items():
+        if not (is_within(module, doors) or module == PACKAGE):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call):
+                called = (
+                    node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+                )
+                if called in VALIDATORS:
+                    found.append(f"{module}:{node.lineno} {called}")
+    return found
+
+
+def test_the_doors_call_none_of_the_cores_validators(tmp_path):
+    fake = tmp_path / PACKAGE
+    (fake / "core").mkdir(parents=True)
+    (fake / "cli.py").write_text("from .core.parameters import check_flag\ncheck_flag(1, 'x')\n")
+    (fake / "core" / "settings.py").write_text("check_flag(1, 'x')\n")
+    assert validator_calls(fake) == [f"{PACKAGE}.cli:2 check_flag"]  # the check can fail
+    assert validator_calls(SOURCE) == []

@@ -168,7 +168,7 @@ def test_widget_missing_weights_file(viewer_with_raw, notifications, tmp_path):
     viewer, widget, _ = viewer_with_raw
     widget.weights.value = tmp_path / "nowhere.safetensors"
     assert widget.start() is None
-    assert "does not exist" in errors(notifications)[0]
+    assert "No model weights at" in errors(notifications)[0]
 
 
 def test_widget_bad_weights_file(viewer_with_raw, notifications, tmp_path, qtbot):

@@ -3,7 +3,6 @@ arguments are in :mod:`._cli_parser`)."""
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -19,8 +18,25 @@ def _enhance(args) -> int:
     if len(inputs) > 1 or any(_is_many(i) for i in inputs):
         from .batch import run_from_cli
 
-        return run_from_cli(args)
+        settings, output = settings_from_args(args)
+        return run_from_cli(args, settings, output)
     return _enhance_one(args, Path(inputs[0]))
+
+
+def settings_from_args(args):
+    """The enhancement's and the outputs' settings from the parsed arguments, checked once (before
+    torch is imported): an EnhanceSettings and an OutputSettings."""
+    from .core.settings import EnhanceSettings, OutputSettings
+
+    enhance = EnhanceSettings(
+        ratio=args.ratio,
+        strength=args.strength,
+        stretch=args.stretch,
+        weights=args.weights,
+        device=args.device,
+        profile=args.profile,
+    )
+    return enhance, OutputSettings(overwrite=args.overwrite, dng_compression=args.dng_compression)
 
 
 def _is_many(text: str) -> bool:
@@ -35,29 +51,11 @@ def _is_many(text: str) -> bool:
 
 def _enhance_one(args, source: Path) -> int:
     """One raw file to one output, with a progress bar."""
-    out, strength, profile, compression = _checked_one(args, source)
-
-    from tqdm import tqdm
-
-    from .core.export import save_result
-    from .core.pipeline import enhance_steps, run_to_end
-
-    bar = tqdm(total=100, desc=source.name, unit="%", disable=args.quiet, leave=False)
-    steps = enhance_steps(
-        source,
-        ratio=args.ratio,
-        stretch=args.stretch,
-        weights=args.weights,
-        device=args.device,
-        strength=strength,
-        profile=profile,
-    )
-    try:
-        result = run_to_end(steps, _progress_shown_on(bar, source.name))
-        save_result(out, result, overwrite=args.overwrite, sources=[source], dng_compression=compression)
-    finally:
-        bar.close()
-    meta = result.metadata
+    if not source.is_file():
+        raise _missing(source)
+    out = _output_for(args, source)
+    settings, output = settings_from_args(args)
+    meta = _enhance_to_file(source, [source], out, settings, output, args.quiet, source.name)
     print(
         f"{out}  (ratio x{meta['ratio']:g} {meta['ratio_mode']}, {meta['model']}, {meta['device']}, "
         f"{meta['seconds']:.1f} s)"
@@ -78,30 +76,10 @@ def _enhance_burst(args) -> int:
     if problems:
         raise BurstError(problems[0].reason)
     frames = check_burst([path for path, _ in found])
-    out, strength, profile, compression = _checked_one(args, frames[0], sources=frames, stem_suffix="_burst")
-
-    from tqdm import tqdm
-
-    from .core.export import save_result
-    from .core.pipeline import enhance_steps, run_to_end
-
+    out = _output_for(args, frames[0], stem_suffix="_burst")
+    settings, output = settings_from_args(args)
     name = f"{frames[0].name} (+{len(frames) - 1})"
-    bar = tqdm(total=100, desc=name, unit="%", disable=args.quiet, leave=False)
-    steps = enhance_steps(
-        frames,
-        ratio=args.ratio,
-        stretch=args.stretch,
-        weights=args.weights,
-        device=args.device,
-        strength=strength,
-        profile=profile,
-    )
-    try:
-        result = run_to_end(steps, _progress_shown_on(bar, name))
-        save_result(out, result, overwrite=args.overwrite, sources=frames, dng_compression=compression)
-    finally:
-        bar.close()
-    meta = result.metadata
+    meta = _enhance_to_file(frames, frames, out, settings, output, args.quiet, name)
     print(
         f"{out}  ({len(frames)} frames, worth {meta['burst_effective_frames']:g}; ratio x{meta['ratio']:g} "
         f"{meta['ratio_mode']}, {meta['model']}, {meta['device']}, {meta['seconds']:.1f} s)"
@@ -109,39 +87,37 @@ def _enhance_burst(args) -> int:
     return 0
 
 
-def _checked_one(
-    args, source: Path, sources: list[Path] | None = None, stem_suffix: str = ""
-) -> tuple[Path, float, str | None, str]:
-    """The output, strength, profile and DNG compression of a one-file run (of `sources`, a burst, where given),
-    once everything a person can get wrong is checked: before torch is imported (seconds), not
-    after."""
+def _output_for(args, source: Path, stem_suffix: str = "") -> Path:
+    """``-o`` or the default name beside `source` (``--format`` its suffix)."""
+    if args.output:
+        return Path(args.output)
+    suffix = f".{args.format}" if args.format else ".png"
+    return default_output(source.with_stem(source.stem + stem_suffix), suffix)
+
+
+def _enhance_to_file(
+    source, sources: list[Path], out: Path, settings, output, quiet: bool, name: str
+) -> dict:
+    """Enhance `source` (a file or a burst's frames) into `out` with a progress bar; the output is
+    checked (against `sources` too) before any work. Returns the result's metadata."""
     from .core.output import check_output
-    from .core.parameters import check_device, check_dng_compression, check_flag, check_strength
-    from .core.pipeline import validate_ratio
 
-    if not source.is_file():
-        raise _missing(source)
-    suffix = f".{args.format}" if getattr(args, "format", None) else ".png"
-    out = (
-        Path(args.output)
-        if args.output
-        else default_output(source.with_stem(source.stem + stem_suffix), suffix)
-    )
-    check_output(out, sources=sources or [source], overwrite=args.overwrite)
-    validate_ratio(args.ratio)
-    check_flag(args.stretch, "stretch")
-    strength = check_strength(getattr(args, "strength", 1.0))
-    check_device(args.device)
-    profile = getattr(args, "profile", None)
-    if profile:
-        from .core.calibration import check_profile_source
+    check_output(out, sources=sources, overwrite=output.overwrite)
 
-        check_profile_source(profile)
-    if args.weights:
-        from .core.bundled import weights_file
+    from tqdm import tqdm
 
-        weights_file(args.weights)
-    return out, strength, profile, check_dng_compression(args.dng_compression)
+    from .core.export import save_result
+    from .core.pipeline import enhance_steps, run_to_end
+
+    bar = tqdm(total=100, desc=name, unit="%", disable=quiet, leave=False)
+    try:
+        result = run_to_end(enhance_steps(source, settings), _progress_shown_on(bar, name))
+        save_result(
+            out, result, overwrite=output.overwrite, sources=sources, dng_compression=output.dng_compression
+        )
+    finally:
+        bar.close()
+    return result.metadata
 
 
 def _progress_shown_on(bar, name: str):
@@ -232,17 +208,13 @@ def _demo(args) -> int:
             f"Cannot make the output folder {args.output_dir!r}: {err.strerror or err}."
         ) from None
     print(f"No display: enhancing the bundled sample {sample.name} (x100) on the command line.")
-    ns = argparse.Namespace(
-        input=[str(sample)],
-        output=str(out),
-        ratio="100",
-        stretch=False,
-        weights=None,
-        device=None,
-        overwrite=True,
-        quiet=False,
+    from .core.settings import EnhanceSettings, OutputSettings
+
+    meta = _enhance_to_file(
+        sample, [sample], out, EnhanceSettings(ratio=100), OutputSettings(overwrite=True), False, sample.name
     )
-    code = _enhance_one(ns, Path(str(sample)))
+    print(f"{out}  (ratio x{meta['ratio']:g}, {meta['model']}, {meta['device']}, {meta['seconds']:.1f} s)")
+    code = 0
     if code == 0:
         print(f"Output written to {out.resolve()}")
     return code

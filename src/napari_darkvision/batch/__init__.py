@@ -27,7 +27,6 @@ from pathlib import Path
 
 from ..core.errors import MissingInputError, OutputError
 from ..core.output import OUTPUT_FORMATS
-from ..core.parameters import check_dng_compression
 from .execute import (
     WORKERLESS_TIMEOUT_S,
     ClusterLostError,
@@ -50,9 +49,9 @@ __all__ = ["FORMATS", "WORKERLESS_TIMEOUT_S", "BatchSummary", "ClusterLostError"
            "run_from_cli"]  # fmt: skip
 
 
-def enhance_many(paths, out_dir, *, ratio="auto", stretch=False, weights=None, device=None, format="png",
-                 overwrite=False, recursive=False, client=None, progress=None, scheduler=None, workers=None,
-                 threads=None, summary=None, include_outputs=False, dng_compression="ljpeg", **enhance_options) -> BatchSummary:  # fmt: skip
+def enhance_many(paths, out_dir, *, settings=None, format="png", overwrite=False, recursive=False, client=None,
+                 progress=None, scheduler=None, workers=None, threads=None, summary=None, include_outputs=False,
+                 dng_compression="ljpeg", **enhance_options) -> BatchSummary:  # fmt: skip
     """Enhance many raws into `out_dir`; returns the :class:`BatchSummary` (also written there).
 
     Parameters
@@ -62,8 +61,9 @@ def enhance_many(paths, out_dir, *, ratio="auto", stretch=False, weights=None, d
     out_dir
         The output folder (made if missing); outputs are ``<stem>_darkvision.<format>``, in the
         input folder's sub-folders when `recursive`.
-    ratio, stretch, weights, device, **enhance_options
-        As for :func:`~napari_darkvision.enhance`, for every file.
+    settings, **enhance_options
+        An :class:`~napari_darkvision.core.settings.EnhanceSettings` for every file, or its options
+        as keywords (``ratio``, ``strength``, ``weights``, ...), as for :func:`~napari_darkvision.enhance`.
     format
         "png", "tif" or "dng".
     overwrite
@@ -94,20 +94,25 @@ def enhance_many(paths, out_dir, *, ratio="auto", stretch=False, weights=None, d
     KeyboardInterrupt
         After Ctrl-C, once the summary (the unfinished files included) is written.
     """
-    batch = _run(paths, out_dir, ratio=ratio, stretch=stretch, weights=weights, device=device, format=format,
-                 overwrite=overwrite, recursive=recursive, client=client, progress=progress, scheduler=scheduler,
-                 workers=workers, threads=threads, summary=summary, include_outputs=include_outputs, dng_compression=dng_compression,
-                 **enhance_options)  # fmt: skip
+    from ..core.settings import OutputSettings, settings_from
+
+    settings = settings_from(settings, **enhance_options)
+    output = OutputSettings(overwrite=overwrite, dng_compression=dng_compression)
+    batch = _run(paths, out_dir, settings, output, format=format, recursive=recursive, client=client, progress=progress,
+                 scheduler=scheduler, workers=workers, threads=threads, summary=summary,
+                 include_outputs=include_outputs)  # fmt: skip
     if batch.interrupted:
         raise KeyboardInterrupt
     return batch
 
 
-def _run(paths, out_dir, *, format, overwrite, recursive, client, progress, scheduler, workers, threads, summary,
-         include_outputs, dng_compression, **enhance) -> BatchSummary:  # fmt: skip
+def _run(paths, out_dir, settings, output, *, format, recursive, client, progress, scheduler, workers, threads,
+         summary, include_outputs) -> BatchSummary:  # fmt: skip
     """The batch; Ctrl-C (and SIGTERM, where the CLI turns it into one) ends it as `interrupted`."""
-    options = _check_options(overwrite, threads, include_outputs, enhance)
-    options["dng_compression"] = check_dng_compression(dng_compression)  # before any file is read
+    overwrite = output.overwrite
+    options = {"enhance": _for_workers(settings), "output": output, "threads": _checked_threads(threads)}
+    if not isinstance(include_outputs, bool):
+        raise OutputError(f"include_outputs must be True or False, not {include_outputs!r}.")
     scheduler = check_scheduler(scheduler)
     out_dir = Path(out_dir)
     if out_dir.suffix.lower() in OUTPUT_FORMATS or out_dir.is_file():
@@ -160,52 +165,37 @@ def _close_unfinished(batch: BatchSummary, jobs: list[Job]) -> None:
             )
 
 
-def _check_options(overwrite, threads, include_outputs, enhance: dict) -> dict:
-    """Every parameter checked before any file is read or torch imported."""
-    from ..core.parameters import check_device, check_flag, check_strength
-    from ..core.pipeline import validate_ratio
-
-    validate_ratio(enhance["ratio"])
-    if "strength" in enhance:
-        enhance["strength"] = check_strength(enhance["strength"])
-    check_flag(enhance["stretch"], "stretch")
-    check_flag(overwrite, "overwrite")
-    check_flag(include_outputs, "include_outputs")
-    check_device(enhance["device"])
+def _checked_threads(threads) -> int | None:
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         from ..core.errors import EnhanceError
 
         raise EnhanceError(f"threads must be a whole number of at least 1, not {threads!r}.")
-    if enhance.get("profile"):
-        from ..core.calibration import check_profile_source
-
-        check_profile_source(enhance["profile"])
-    if enhance["weights"]:
-        from ..core.bundled import weights_file
-
-        enhance["weights"] = os.path.abspath(weights_file(enhance["weights"]))  # workers may run elsewhere
-    return {"overwrite": overwrite, "threads": threads, "enhance": enhance}
+    return threads
 
 
-def run_from_cli(args) -> int:
-    """``napari-darkvision enhance IN... -o OUT_DIR``: 0 if no file failed, 1 if some did (or the
-    summary could not be written), 128 + the signal after Ctrl-C or SIGTERM; the report either way."""
+def _for_workers(settings):
+    """`settings` with its files as absolute paths: workers may run in another folder."""
+    from ..core.bundled import SHIPPED_MODELS
+
+    changes = {}
+    if settings.weights and settings.weights not in SHIPPED_MODELS:
+        changes["weights"] = os.path.abspath(settings.weights)
+    if isinstance(settings.profile, str):
+        changes["profile"] = os.path.abspath(settings.profile)
+    return settings.replace(**changes) if changes else settings
+
+
+def run_from_cli(args, settings, output) -> int:
+    """``napari-darkvision enhance IN... -o OUT_DIR`` with the command line's `settings` and `output`
+    settings: 0 if no file failed, 1 if some did (or the summary could not be written), 128 + the
+    signal after Ctrl-C or SIGTERM; the report either way."""
     if not args.output:
         raise OutputError("A batch writes into a folder: name it with -o OUT_DIR.")
-    extra = {}  # options of other issues (strength, camera profile): passed on only when given
-    if getattr(args, "strength", None) not in (None, "1", "1.0", 1.0):
-        extra["strength"] = args.strength
-    if getattr(args, "profile", None):
-        extra["profile"] = os.path.abspath(args.profile)
     with _sigterm_as_interrupt() as received:
-        batch = _run(args.input, args.output, ratio=args.ratio, stretch=args.stretch, weights=args.weights,
-                     device=args.device, format=getattr(args, "format", None) or "png", overwrite=args.overwrite,
-                     recursive=getattr(args, "recursive", False), client=None,
-                     progress=False if args.quiet else None, scheduler=getattr(args, "scheduler", None),
-                     workers=getattr(args, "workers", None), threads=getattr(args, "threads", None),
-                     summary=getattr(args, "summary", None),
-                     include_outputs=getattr(args, "include_outputs", False),
-                     dng_compression=args.dng_compression, **extra)  # fmt: skip
+        batch = _run(args.input, args.output, settings, output, format=args.format or "png", recursive=args.recursive,
+                     client=None, progress=False if args.quiet else None, scheduler=args.scheduler,
+                     workers=args.workers, threads=args.threads, summary=args.summary,
+                     include_outputs=args.include_outputs)  # fmt: skip
     print(batch.report())
     if batch.summary_error:
         print(f"napari-darkvision: error: {batch.summary_error}", file=sys.stderr)

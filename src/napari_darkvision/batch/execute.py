@@ -78,9 +78,8 @@ def enhance_file(source: str, output: str, options: dict, on_stage: Callable | N
     """Enhance one raw into `output`: a batch's task, in this process or on a Dask worker.
 
     Never raises for a bad file: the failure is returned with its message (a bug's with its
-    type). KeyboardInterrupt passes. `options`: ``overwrite``, ``dng_compression``, ``threads``
-    (torch threads, or None) and ``enhance`` (keyword arguments of
-    :func:`~.core.pipeline.enhance_steps`);
+    type). KeyboardInterrupt passes. `options`: ``enhance`` (an
+    EnhanceSettings), ``output`` (an OutputSettings) and ``threads`` (torch threads, or None);
     `on_stage(file name, stage)` is told each stage (on a worker: a Dask event)."""
     started = time.perf_counter()
     worker = _current_worker()
@@ -172,7 +171,7 @@ def _enhance_and_save(source: Path, output: Path, options: dict, report: Callabl
     from ..core.export import save_result
     from ..core.pipeline import enhance_steps, run_to_end
 
-    check_output(output, sources=[source], overwrite=options["overwrite"])
+    check_output(output, sources=[source], overwrite=options["output"].overwrite)
     if options.get("threads"):
         import torch
 
@@ -189,9 +188,11 @@ def _enhance_and_save(source: Path, output: Path, options: dict, report: Callabl
             shown[0] = label
             report(source.name, label)
 
-    result = run_to_end(enhance_steps(source, **options["enhance"]), show)
-    compression = options["dng_compression"]
-    save_result(output, result, overwrite=options["overwrite"], sources=[source], dng_compression=compression)
+    result = run_to_end(enhance_steps(source, options["enhance"]), show)
+    written = options["output"]
+    save_result(
+        output, result, overwrite=written.overwrite, sources=[source], dng_compression=written.dng_compression
+    )
     return result.metadata.get("torch_threads")
 
 

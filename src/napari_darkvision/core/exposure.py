@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .parameters import MAX_RATIO, MIN_RATIO
 from .raw import RawImage, pack
 
-#: Accepted exposure ratios; SID uses 100-300. Larger ratios only amplify noise.
-MIN_RATIO, MAX_RATIO = 1.0, 3000.0
 #: "auto" brings :func:`metered_level` to this fraction of white: the geometric mean of the
 #: level of three whole frames that cameras metered (research/experiments/auto_metering.py).
 AUTO_TARGET = 0.097

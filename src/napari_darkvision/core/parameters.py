@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 
 from .errors import DeviceError, EnhanceError
 
+#: Accepted exposure ratios; SID uses 100-300. Larger ratios only amplify noise.
+MIN_RATIO, MAX_RATIO = 1.0, 3000.0
 #: Device names we run on: "auto" picks CUDA, then Apple MPS, then the CPU.
 DEVICE_KINDS = ("auto", "cpu", "cuda", "mps")
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
@@ -30,6 +33,19 @@ def number(value, problem: str) -> float:
         return float(value)
     except (TypeError, ValueError) as err:
         raise EnhanceError(f"{problem}, not {value!r}.") from err
+
+
+def validate_ratio(ratio) -> float | None:
+    """A float ratio, or None for "auto"; EnhanceError for anything else."""
+    if ratio is None or (isinstance(ratio, str) and ratio.strip().lower() == "auto"):
+        return None
+    value = number(ratio, "Ratio must be a number or 'auto'")
+    if not math.isfinite(value) or not MIN_RATIO <= value <= MAX_RATIO:
+        raise EnhanceError(
+            f"Ratio must be between {MIN_RATIO:g} and {MAX_RATIO:g} (SID uses 100, 250, 300), "
+            f"or 'auto'; got {ratio!r}."
+        )
+    return value
 
 
 def check_strength(value) -> float:

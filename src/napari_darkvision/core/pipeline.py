@@ -7,7 +7,7 @@ CLI); :func:`enhance` runs it to the end for scripts.
 
 from __future__ import annotations
 
-import math
+import dataclasses
 import os
 import time
 from collections.abc import Generator, Sequence
@@ -21,17 +21,19 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np
 
-from .errors import EnhanceError
+from .errors import EnhanceError as EnhanceError  # exported from here since release 1
 from .exposure import AUTO_TARGET as AUTO_TARGET  # the names release 5 exported from here
-from .exposure import MAX_RATIO, MIN_RATIO, estimate_ratio
 from .exposure import auto_ratio as auto_ratio
+from .exposure import estimate_ratio
 from .exposure import scene_level as scene_level
-from .parameters import number
+from .parameters import MAX_RATIO as MAX_RATIO  # the names release 5 exported from here
+from .parameters import MIN_RATIO as MIN_RATIO
+from .parameters import validate_ratio as validate_ratio
 from .progress import Progress, Stage, run_to_end
 from .raw import RawImage, pack, read_raw, unpack, validate_raw
 from .render import render
 from .render import stretch as stretch_image
-from .tiling import DEFAULT_OVERLAP, DEFAULT_TILE
+from .settings import EnhanceSettings, settings_from
 
 
 @dataclass
@@ -62,19 +64,6 @@ def blend_strength(network_mosaic: np.ndarray, raw: RawImage, ratio: float, stre
     return np.rint(blended, out=blended).astype(np.uint16)
 
 
-def validate_ratio(ratio) -> float | None:
-    """A float ratio, or None for "auto"; EnhanceError for anything else."""
-    if ratio is None or (isinstance(ratio, str) and ratio.strip().lower() == "auto"):
-        return None
-    value = number(ratio, "Ratio must be a number or 'auto'")
-    if not math.isfinite(value) or not MIN_RATIO <= value <= MAX_RATIO:
-        raise EnhanceError(
-            f"Ratio must be between {MIN_RATIO:g} and {MAX_RATIO:g} (SID uses 100, 250, 300), "
-            f"or 'auto'; got {ratio!r}."
-        )
-    return value
-
-
 def cached_model(weights: str | None = None, device: str | None = None):
     """The loaded model (`weights`: a shipped model's name, a file, None for the default), reused
     while its file is unchanged (path, size and modification time)."""
@@ -98,17 +87,8 @@ def _load_model(identity: tuple, device: str | None):
 
 def enhance_steps(
     source: RawImage | str | os.PathLike | Sequence[RawImage | str | os.PathLike],
-    ratio: float | str | None = "auto",
-    stretch: bool = False,
-    weights: str | None = None,
-    device: str | None = None,
-    tile: int = DEFAULT_TILE,
-    overlap: int = DEFAULT_OVERLAP,
-    sensor_orientation: bool = False,
-    precision: str = "auto",
-    strength: float = 1.0,
-    profile=None,
-    hot_pixels: bool = True,
+    settings: EnhanceSettings | None = None,
+    **options,
 ) -> Generator[Progress, None, Enhanced]:
     """Enhance step by step: a generator of :class:`Progress` events that returns the result.
 
@@ -120,33 +100,13 @@ def enhance_steps(
         reference. A burst's frames are aligned and merged (:mod:`~.burst`) before the network,
         which is told the merged noise at each pixel; the result has frame 0's view and
         metadata, and ``raw`` is frame 0 with the merged mosaic.
-    ratio
-        Exposure amplification (1 to 3000; SID uses 100, 250, 300), or "auto"/None to estimate it.
-    stretch
-        Histogram-stretch the rendered result (after the network, never inside it).
-    weights
-        A shipped model's name ("release-5", "fast-rep": core.bundled.SHIPPED_MODELS), other
-        weights (.safetensors), or None for the default model.
-    device
-        "cpu", "cuda", "cuda:N", "mps", or None/"auto" for the fastest present.
-    tile, overlap
-        Tile side and minimum overlap in packed pixels (memory is bounded by the tile).
-    sensor_orientation
-        Keep the sensor's rows and columns (to line up with the mosaic) instead of turning the
-        image as the camera's orientation flag says.
-    precision
-        "auto" (bfloat16 on CPUs with native bfloat16, else float32), "float32" or "bfloat16".
-    strength
-        0 to 1: the blend of the network's result with the input amplified by `ratio` (1, the
-        default, is the network's result; 0 the amplified input), in the mosaic before rendering.
-    profile
-        A camera profile (:class:`~napari_darkvision.core.calibration.CameraProfile`, a profile
-        file or a folder of them, see docs/calibration.md): its dark pattern is subtracted and its
-        hot pixels replaced right after reading, and its read noise is given to the network.
-        The result's ``raw`` is then the corrected shot; its metadata names the profile.
-    hot_pixels
-        Replace hot and stuck pixels found blind (:mod:`~napari_darkvision.core.hot_pixels`)
-        before the network, so that none becomes a coloured blob; their count is in the metadata.
+    settings
+        Every option of the enhancement, checked once when it was made
+        (:class:`~.settings.EnhanceSettings`: ratio, strength, stretch, weights, device, profile,
+        hot pixels, precision, tiling, orientation).
+    **options
+        The same options as keywords, for scripts (``ratio=100, strength=0.5``): an
+        EnhanceSettings is made of them (or of `settings` with them changed).
 
     Returns
     -------
@@ -166,13 +126,8 @@ def enhance_steps(
         DeviceError, worded for a person; all parameters are checked before the raw is read or
         torch imported, and a burst's frames (their headers) before any is merged.
     """
-    from .parameters import check_device, check_flag, check_strength
-
-    chosen = validate_ratio(ratio)
-    stretch = check_flag(stretch, "stretch")
-    hot_pixels = check_flag(hot_pixels, "hot_pixels")
-    strength = check_strength(strength)
-    device = check_device(device)
+    settings = settings_from(settings, **options)
+    profile = settings.profile
     started = time.perf_counter()
     burst = None
     if is_burst(source):
@@ -186,27 +141,28 @@ def enhance_steps(
 
     from .tiling import resolve_precision
 
-    ratio_mode, reason = ("auto", "") if chosen is None else ("manual", "set by hand")
+    chosen, ratio_mode, reason = settings.ratio, "manual", "set by hand"
     if chosen is None:
+        ratio_mode = "auto"
         chosen, reason = estimate_ratio(raw)
-    model = cached_model(os.fspath(weights) if weights else None, device)
-    precision = resolve_precision(precision, next(model.parameters()).device)
+    model = cached_model(settings.weights, settings.device)
+    precision = resolve_precision(settings.precision, next(model.parameters()).device)
     network_mosaic, hot_count = yield from _network_mosaic(
         model,
         raw,
         chosen,
         profile_noise,
-        hot_pixels,
+        settings.hot_pixels,
         None if burst is None else burst.variance_scale,
-        tile=tile,
-        overlap=overlap,
+        tile=settings.tile,
+        overlap=settings.overlap,
         precision=precision,
     )
-    mosaic = blend_strength(network_mosaic, raw, chosen, strength)
+    mosaic = blend_strength(network_mosaic, raw, chosen, settings.strength)
     mosaic.flags.writeable = False  # shared by the result and the render: neither may change it
     yield Progress(Stage.RENDER, 0, 1)
-    image = render(raw, mosaic, sensor_orientation=sensor_orientation)
-    if stretch:
+    image = render(raw, mosaic, sensor_orientation=settings.sensor_orientation)
+    if settings.stretch:
         image = stretch_image(image)
     yield Progress(Stage.DONE, 1, 1)
     metadata = {
@@ -214,13 +170,13 @@ def enhance_steps(
         "ratio": chosen,
         "ratio_mode": ratio_mode,
         "ratio_reason": reason,
-        "stretch": bool(stretch),
-        "strength": strength,
+        "stretch": settings.stretch,
+        "strength": settings.strength,
         **_model_metadata(model, precision),
         "torch_threads": torch.get_num_threads(),
         "seconds": round(time.perf_counter() - started, 3),
         "camera": f"{raw.make} {raw.model}".strip(),
-        "sensor_orientation": sensor_orientation,
+        "sensor_orientation": settings.sensor_orientation,
         "hot_pixels_replaced": hot_count,
         **profile_meta,
         **({} if burst is None else burst.metadata()),
@@ -230,12 +186,11 @@ def enhance_steps(
 
 def _read_source(source, profile) -> tuple[RawImage, tuple | None, dict]:
     """The validated raw (corrected by the camera profile, if any), the profile's noise and its
-    metadata; the profile's path is checked before the raw is read."""
+    metadata."""
     if profile is None:
         return (validate_raw(source) if isinstance(source, RawImage) else read_raw(source)), None, {}
-    from .calibration import check_profile_source, prepare
+    from .calibration import prepare
 
-    check_profile_source(profile)
     raw = validate_raw(source) if isinstance(source, RawImage) else read_raw(source)
     return prepare(raw, profile)
 
@@ -254,9 +209,8 @@ def _merged_burst(frames, profile):
     if profile is None:
         merged = yield from merge_steps(frames)
         return merged, merged.noise, {}
-    from .calibration import check_profile_source, prepare
+    from .calibration import prepare
 
-    check_profile_source(profile)
     corrected = []  # frame 0's noise and metadata (every frame is corrected alike)
 
     def correct(raw: RawImage) -> RawImage:
@@ -326,7 +280,7 @@ def _model_metadata(model, precision: str) -> dict:
 
 def enhance(
     source: RawImage | str | os.PathLike | Sequence[RawImage | str | os.PathLike],
-    ratio: float | str | None = "auto",
+    settings: EnhanceSettings | float | str | None = None,
     **options,
 ) -> np.ndarray:
     """Enhance a dark raw (or a burst of them) and return the (H, W, 3) uint16 sRGB image.
@@ -336,10 +290,33 @@ def enhance(
     source
         A raw file's path, or a :class:`RawImage`; or a burst, a list of them (frame 0 the
         reference, see :func:`enhance_steps`).
-    ratio
-        Exposure amplification, or "auto".
+    settings
+        An :class:`~.settings.EnhanceSettings`, or (as before there was one) the ratio: a number
+        or "auto".
     **options
-        Those of :func:`enhance_steps`: ``stretch``, ``weights``, ``device``, ``strength``,
-        ``profile``, ``hot_pixels``, ``precision``, ``tile``, ``overlap``, ``sensor_orientation``.
+        Those of :class:`~.settings.EnhanceSettings` as keywords: ``ratio``, ``strength``,
+        ``stretch``, ``weights``, ``device``, ``profile``, ``hot_pixels``, ``precision``,
+        ``tile``, ``overlap``, ``sensor_orientation``.
     """
-    return run_to_end(enhance_steps(source, ratio, **options)).image
+    if settings is not None and not isinstance(settings, EnhanceSettings):
+        settings, options = None, {"ratio": settings, **options}
+    return run_to_end(enhance_steps(source, settings, **options)).image
+
+
+def reblend(result: Enhanced, strength: float, stretch: bool | None = None) -> Enhanced:
+    """`result` at another strength (and stretch): the network's mosaic blended again with the
+    amplified input and rendered; the network does not run again."""
+    from .parameters import check_flag, check_strength
+
+    strength = check_strength(strength)
+    stretch = bool(result.metadata.get("stretch")) if stretch is None else check_flag(stretch, "stretch")
+    started = time.perf_counter()
+    raw, ratio = result.raw, float(result.metadata["ratio"])
+    mosaic = blend_strength(result.network_mosaic, raw, ratio, strength)
+    mosaic.flags.writeable = False
+    image = render(raw, mosaic, sensor_orientation=bool(result.metadata.get("sensor_orientation")))
+    if stretch:
+        image = stretch_image(image)
+    seconds = round(time.perf_counter() - started, 3)
+    metadata = {**result.metadata, "strength": strength, "stretch": stretch, "seconds": seconds}
+    return dataclasses.replace(result, image=image, metadata=metadata, mosaic=mosaic)

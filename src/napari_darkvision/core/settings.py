@@ -11,13 +11,16 @@ import dataclasses
 import os
 from dataclasses import dataclass
 
-from .parameters import check_device, check_flag, check_strength, number
-
-#: Tile side and minimum overlap in packed pixels (a 12 MP frame takes 2 x 3 tiles of 736).
-DEFAULT_TILE = 736
-DEFAULT_OVERLAP = 32
-#: Values of `precision`: "auto" is bfloat16 on CPUs that compute it natively, else float32.
-PRECISIONS = ("float32", "bfloat16", "auto")
+from .errors import EnhanceError
+from .parameters import (
+    check_device,
+    check_dng_compression,
+    check_flag,
+    check_strength,
+    number,
+    validate_ratio,
+)
+from .tiling import DEFAULT_OVERLAP, DEFAULT_TILE, PRECISIONS
 
 
 @dataclass(frozen=True)
@@ -61,8 +64,6 @@ class EnhanceSettings:
     sensor_orientation: bool = False
 
     def __post_init__(self) -> None:
-        from .pipeline import validate_ratio
-
         checked = {
             "ratio": validate_ratio(self.ratio),
             "strength": check_strength(self.strength),
@@ -84,7 +85,21 @@ class EnhanceSettings:
 
     @property
     def auto_ratio(self) -> bool:
+        """Whether the ratio is estimated from the raw ("auto")."""
         return self.ratio is None
+
+
+@dataclass(frozen=True)
+class OutputSettings:
+    """How results are written: `overwrite` an existing output (never an input), and how a DNG
+    stores its mosaic (`dng_compression`: "ljpeg", lossless JPEG, or "none")."""
+
+    overwrite: bool = False
+    dng_compression: str = "ljpeg"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "overwrite", check_flag(self.overwrite, "overwrite"))
+        object.__setattr__(self, "dng_compression", check_dng_compression(self.dng_compression))
 
 
 def settings_from(settings: EnhanceSettings | None = None, **options) -> EnhanceSettings:
@@ -92,8 +107,6 @@ def settings_from(settings: EnhanceSettings | None = None, **options) -> Enhance
     if settings is None:
         return EnhanceSettings(**options)
     if not isinstance(settings, EnhanceSettings):
-        from .errors import EnhanceError
-
         raise EnhanceError(f"settings must be an EnhanceSettings, not {type(settings).__name__}.")
     return settings.replace(**options) if options else settings
 
@@ -117,8 +130,6 @@ def _check_profile(profile):
 
 
 def _check_precision(precision) -> str:
-    from .errors import EnhanceError
-
     value = (precision or "auto").strip().lower() if isinstance(precision, str) or precision is None else None
     if value not in PRECISIONS:
         raise EnhanceError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}.")
@@ -126,8 +137,6 @@ def _check_precision(precision) -> str:
 
 
 def _check_tiling(tile, overlap) -> tuple[int, int]:
-    from .errors import EnhanceError
-
     tile_value, overlap_value = (
         number(tile, "tile must be a whole number"),
         number(overlap, "overlap must be a whole number"),

@@ -10,15 +10,15 @@ import os
 import threading
 import weakref
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..core.bundled import SHIPPED_MODELS
-from ..core.errors import DarkvisionError, RawReadError
-from ..core.pipeline import Enhanced, EnhanceError, validate_ratio
+from ..core.errors import DarkvisionError, EnhanceError, RawReadError
+from ..core.pipeline import Enhanced
 from ..core.raw import RawImage
+from ..core.settings import EnhanceSettings
 
 #: Exposure ratio presets: SID's Sony ratios, "auto" (estimated from the raw) and "custom".
 RATIO_PRESETS: dict[str, float | None] = {"auto": None, "x100": 100.0, "x250": 250.0, "x300": 300.0}
@@ -39,41 +39,22 @@ def is_raw_layer(layer) -> bool:
 
 
 def requested_ratio(preset: str, custom: float) -> float | str:
-    """The ratio for `enhance_steps`: "auto", a preset's value or the custom value (validated)."""
+    """The ratio asked for: "auto", a preset's value or the custom value (checked by the request's
+    EnhanceSettings)."""
     if preset == CUSTOM:
-        ratio = validate_ratio(custom)
-        return "auto" if ratio is None else ratio
+        return custom
     if preset not in RATIO_PRESETS:
         raise EnhanceError(f"Unknown ratio preset {preset!r}: choose one of {', '.join(PRESET_NAMES)}.")
     value = RATIO_PRESETS[preset]
     return "auto" if value is None else value
 
 
-def weights_path(value) -> str | None:
-    """None for the chosen shipped model (an empty FileEdit), a shipped model's name, else an
-    existing weights file."""
-    if isinstance(value, str) and value in SHIPPED_MODELS:
-        return value
-    return _chosen_path(
-        value, os.path.isfile, "Weights file {!r} does not exist (leave it empty for the shipped model)."
-    )
-
-
-def profile_path(value) -> str | None:
-    """None for no camera profile (an empty FileEdit), else an existing profile file or folder."""
-    return _chosen_path(
-        value, os.path.exists, "Camera profile {!r} does not exist (leave it empty for none)."
-    )
-
-
-def _chosen_path(value, exists, missing: str) -> str | None:
-    """A FileEdit's path: None when empty, EnhanceError (`missing`, formatted with it) when absent."""
+def chosen_path(value) -> str | None:
+    """A FileEdit's value as a path: None when it is empty (whether the file is there is the
+    request's EnhanceSettings' check)."""
     if value is None or str(value).strip() in ("", "."):
         return None
-    path = os.fspath(value)
-    if not exists(path):
-        raise EnhanceError(missing.format(path))
-    return path
+    return os.fspath(value)
 
 
 def raw_from_layer(layer, copy: bool = True) -> RawImage:
@@ -167,7 +148,10 @@ def user_metadata(layer) -> dict:
 
 @dataclass(frozen=True)
 class EnhanceRequest:
-    """One run of the widget, fixed when the user presses Enhance (or the preview refreshes)."""
+    """One run of the widget, fixed when the user presses Enhance (or the preview refreshes).
+
+    Its options are checked once, when it is made, as the :class:`EnhanceSettings` the core runs
+    with (:attr:`settings`); the fields hold their checked values ("auto" for an estimated ratio)."""
 
     raw: RawImage
     source_name: str
@@ -180,6 +164,22 @@ class EnhanceRequest:
     source: tuple = ()  # source_key() of the layer
     extra_metadata: dict | None = None
     profile: str | None = None
+    settings: EnhanceSettings = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # the result must line up pixel for pixel with the mosaic layer it comes from
+        settings = EnhanceSettings(
+            ratio=self.ratio,
+            strength=self.strength,
+            stretch=self.stretch,
+            weights=self.weights,
+            profile=self.profile,
+            sensor_orientation=True,
+        )
+        object.__setattr__(self, "settings", settings)
+        object.__setattr__(self, "ratio", "auto" if settings.ratio is None else settings.ratio)
+        object.__setattr__(self, "strength", settings.strength)
+        object.__setattr__(self, "stretch", settings.stretch)
 
     def network_key(self, box: tuple | None = None) -> tuple:
         """What the network's result depends on (not the strength, the stretch or the render)."""

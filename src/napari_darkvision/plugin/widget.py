@@ -30,7 +30,8 @@ from napari.utils.notifications import show_error, show_info, show_warning
 
 from ..core.bundled import DEFAULT_MODEL, SHIPPED_MODELS
 from ..core.errors import DarkvisionError
-from ..core.pipeline import MAX_RATIO, MIN_RATIO, Enhanced, Progress, validate_ratio
+from ..core.parameters import MAX_RATIO, MIN_RATIO
+from ..core.pipeline import Enhanced, Progress
 from .preview import PREVIEW_NAME, LivePreview
 from .slots import qt_slot
 from .state import (
@@ -38,15 +39,14 @@ from .state import (
     PRESET_NAMES,
     RATIO_PRESETS,
     EnhanceRequest,
+    chosen_path,
     is_raw_layer,
-    profile_path,
     raw_from_layer,
     requested_ratio,
     result_metadata,
     result_name,
     source_key,
     user_metadata,
-    weights_path,
 )
 from .worker import Failure, enhance_worker
 
@@ -317,24 +317,18 @@ class EnhanceWidget(Container):
         return worker
 
     def _request(self, layer=None, ratio=None, stretch=None, weights=None, strength=None) -> EnhanceRequest:
-        """The request from the controls, overridden by the arguments; raises for bad input."""
-        from ..core.parameters import check_flag, check_strength
-
+        """The request from the controls, overridden by the arguments; raises for bad input (the
+        request's EnhanceSettings checks them)."""
         layer = self.layer.value if layer is None else layer
         raw = raw_from_layer(layer, copy=False)  # the worker copies what it needs, off the GUI thread
-        if ratio is None:
-            chosen = requested_ratio(self.ratio_preset.value, self.ratio.value)
-        else:
-            value = validate_ratio(ratio)
-            chosen = "auto" if value is None else value
         return EnhanceRequest(
             raw=raw,
             source_name=layer.name,
-            ratio=chosen,
-            stretch=check_flag(bool(self.stretch.value) if stretch is None else stretch, "stretch"),
-            strength=check_strength(self.strength.value / 100 if strength is None else strength),
-            weights=weights_path(self.weights.value if weights is None else weights) or self.model.value,
-            profile=profile_path(self.profile.value),
+            ratio=requested_ratio(self.ratio_preset.value, self.ratio.value) if ratio is None else ratio,
+            stretch=bool(self.stretch.value) if stretch is None else stretch,
+            strength=self.strength.value / 100 if strength is None else strength,
+            weights=chosen_path(self.weights.value if weights is None else weights) or self.model.value,
+            profile=chosen_path(self.profile.value),
             source_scale=tuple(layer.scale),
             source_translate=tuple(layer.translate),
             source=source_key(layer),

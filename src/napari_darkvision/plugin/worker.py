@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-import time
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -26,12 +25,10 @@ from ..core.pipeline import (
     Enhanced,
     Progress,
     Stage,
-    blend_strength,
     enhance_steps,
+    reblend,
     run_to_end,
 )
-from ..core.render import render
-from ..core.render import stretch as stretch_image
 from .state import EnhanceRequest, preview_box
 
 logger = logging.getLogger(__name__)
@@ -89,19 +86,6 @@ def preview_ratio(request: EnhanceRequest) -> tuple[float, str]:
     return estimate
 
 
-def reblend(cached: Enhanced, strength: float, stretch: bool) -> Enhanced:
-    """The network's cached result at another strength (and stretch): blend and render only."""
-    started = time.perf_counter()
-    raw, ratio = cached.raw, float(cached.metadata["ratio"])
-    mosaic = blend_strength(cached.network_mosaic, raw, ratio, strength)
-    image = render(raw, mosaic, sensor_orientation=bool(cached.metadata.get("sensor_orientation")))
-    if stretch:
-        image = stretch_image(image)
-    seconds = round(time.perf_counter() - started, 3)
-    metadata = {**cached.metadata, "strength": strength, "stretch": bool(stretch), "seconds": seconds}
-    return replace(cached, image=image, metadata=metadata, mosaic=mosaic)
-
-
 def own_pixels(raw, box: tuple | None = None):
     """`raw` on a copy of its pixels (of `box` only, where given): the user may edit or delete the
     layer while a run goes; the copy is made here, in the worker, not on the viewer's thread."""
@@ -110,17 +94,8 @@ def own_pixels(raw, box: tuple | None = None):
 
 
 def _steps(request: EnhanceRequest, device: str | None):
-    return enhance_steps(
-        request.raw,
-        ratio=request.ratio,
-        stretch=request.stretch,
-        weights=request.weights,
-        device=device,
-        strength=request.strength,
-        # the result must line up pixel for pixel with the mosaic layer it comes from
-        sensor_orientation=True,
-        profile=request.profile,
-    )
+    settings = request.settings if device is None else request.settings.replace(device=device)
+    return enhance_steps(request.raw, settings)
 
 
 def run_enhance(request: EnhanceRequest, device: str | None = None, cached: Enhanced | None = None):
