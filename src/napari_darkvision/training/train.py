@@ -72,8 +72,9 @@ def _loss(
     relative error is what a mean PSNR over images measures.
 
     "log-l1+srgb" takes the display term after each pair's own rendering (`looks`: (n, 3, 4)
-    white balance and colour matrix, then LibRaw's BT.709 curve): the red and blue gains and
-    the matrix multiply noise left in those channels, which a gamma on raw channels misses."""
+    white balance and colour matrix, then the sRGB curve of core.render; release 5 trained with
+    LibRaw's BT.709 curve here): the red and blue gains and the matrix multiply noise left in
+    those channels, which a gamma on raw channels misses."""
     if kind not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES}, not {kind!r}")
 
