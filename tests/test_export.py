@@ -60,6 +60,51 @@ def test_tiff_and_png_carry_the_metadata(tmp_path):
     assert exif[0x829D] == 2.8 and exif[0x8827] == 6400  # FNumber, ISO
 
 
+@pytest.mark.parametrize("with_source", [True, False])
+def test_tiff_and_png_say_their_pixels_are_srgb(tmp_path, with_source):
+    """TIFF: the sRGB ICC profile in tag 34675 (tifffile reads it, Little CMS parses it, and it maps
+    pixels to Little CMS's own sRGB unchanged); PNG: the sRGB chunk, and the gAMA and cHRM beside it,
+    before the image data. With or without the source's metadata."""
+    import io
+
+    import tifffile
+    from PIL import ImageCms
+
+    from napari_darkvision.core.export import save_rgb16
+
+    enhanced = result(tmp_path)
+    raw = enhanced.raw if with_source else None
+    for suffix in ("tif", "png"):
+        save_rgb16(tmp_path / f"out.{suffix}", enhanced.image, DETAILS, raw=raw)
+    with tifffile.TiffFile(tmp_path / "out.tif") as tif:
+        icc = tif.pages[0].tags[34675].value
+    profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+    assert "sRGB" in ImageCms.getProfileDescription(profile)
+    pixels = Image.fromarray(np.random.default_rng(1).integers(0, 256, (32, 32, 3), dtype=np.uint8))
+    to_srgb = ImageCms.buildTransform(profile, ImageCms.createProfile("sRGB"), "RGB", "RGB")
+    assert (
+        np.abs(np.asarray(ImageCms.applyTransform(pixels, to_srgb)).astype(int) - np.asarray(pixels)).max()
+        <= 1
+    )
+    with Image.open(tmp_path / "out.png") as png:
+        assert png.info["srgb"] == 0  # perceptual
+        assert png.info["gamma"] == pytest.approx(1 / 2.2, abs=1e-4)
+        assert png.info["chromaticity"] == pytest.approx((0.3127, 0.329, 0.64, 0.33, 0.3, 0.6, 0.15, 0.06))
+    kinds = [kind for kind, _ in png_chunks(tmp_path / "out.png")]
+    assert kinds.index(b"sRGB") < kinds.index(b"IDAT") and kinds.count(b"iCCP") == 0
+
+
+def png_chunks(path):
+    import struct
+
+    content, at, chunks = path.read_bytes(), 8, []
+    while at < len(content):
+        (length,) = struct.unpack(">I", content[at : at + 4])
+        chunks.append((content[at + 4 : at + 8], content[at + 8 : at + 8 + length]))
+        at += 12 + length
+    return chunks
+
+
 def test_dng_needs_the_mosaic(tmp_path):
     enhanced = dataclasses.replace(result(tmp_path), mosaic=None)
     with pytest.raises(OutputError, match="no enhanced mosaic"):

@@ -324,3 +324,56 @@ def test_training_pairs_with_sensor_defects_are_deterministic_and_off_by_default
         assert all(isinstance(s, defects.SensorDefects) for s in sensors)
     with pytest.raises(ValueError, match="fraction"):
         source(1.5)
+
+
+def test_the_held_out_sets_are_other_crops_and_other_cameras_the_same_every_time(tmp_path, photo_dir):
+    """Held-out photos: corner crops that the validation's centre crops never touch, ELD cameras
+    other than the Sony, every ratio meeting every camera; the same pairs on every call; and
+    evaluate --held-out scores them with the two sets pooled."""
+    from PIL import Image
+
+    from napari_darkvision.training.datasets import (
+        HELD_OUT_CAMERAS,
+        held_out_photos,
+        load_photo,
+        photo_validation,
+    )
+    from napari_darkvision.training.synth import NoiseModel, unprocess
+    from napari_darkvision.training.train import default_noise_file
+
+    rng = np.random.default_rng(2)
+    paths = []
+    for i in range(4):  # 400 x 300 with noise: every crop differs from every other
+        paths.append(tmp_path / f"{i}.png")
+        Image.fromarray(rng.integers(0, 256, (300, 400, 3), dtype=np.uint8)).save(paths[-1])
+    noise = NoiseModel.from_files(default_noise_file("eld_camera_params.json"))
+    held = held_out_photos(paths, noise, crop=96)
+    again = held_out_photos(paths, noise, crop=96)
+    validation = photo_validation(paths, noise, crop=96)
+    assert len(held) == 12 and [h.name for h in held] == [a.name for a in again]
+    assert all(np.array_equal(h.pair.noisy, a.pair.noisy) for h, a in zip(held, again, strict=True))
+    assert {h.pair.noise.camera for h in held} == set(HELD_OUT_CAMERAS)
+    assert {v.pair.noise.camera for v in validation} == {"SonyA7S2"}
+    for k in range(3):  # each ratio meets each camera over the four photos
+        assert {held[3 * i + k].pair.noise.camera for i in range(4)} == set(HELD_OUT_CAMERAS)
+    # where the crops lie: find each held-out crop's clean pixels in its photo, not at the centre
+    image = load_photo(paths[0])
+    top_left = unprocess(image[64:160, 64:160].astype(np.float32) / 255, held[0].pair.look)
+    np.testing.assert_allclose(held[0].pair.clean, top_left, atol=1e-6)
+    centre = unprocess(image[102:198, 152:248].astype(np.float32) / 255, held[0].pair.look)
+    assert not np.allclose(held[0].pair.clean, centre, atol=1e-2)
+
+    result = evaluate(
+        EvalOptions(
+            out=str(tmp_path / "out"),
+            photos=str(photo_dir),
+            held_out=True,
+            bm3d=False,
+            photo_crop=64,
+            ratios=(100,),
+            floors=False,
+            grid_items=0,
+        ),
+        progress=False,
+    )
+    assert {row["set"] for row in result["rows"]} == {"held-out photos"}

@@ -203,6 +203,14 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--no-bm3d", action="store_true", help="skip the (slow) BM3D baseline")
     p.add_argument("--cache", help="folder keeping BM3D results between runs")
     p.add_argument(
+        "--held-out",
+        action="store_true",
+        help=(
+            "evaluate on the held-out sets of --photos and --raws instead of validation's: corner crops "
+            "that validation never uses, darkened with other cameras' noise (docs/evaluation.md)"
+        ),
+    )
+    p.add_argument(
         "--baselines-from",
         metavar="RESULTS_JSON",
         help=(

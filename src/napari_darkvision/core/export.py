@@ -2,7 +2,9 @@
 encoder: Pillow writes no 16-bit RGB PNG), each with the photo's metadata (:mod:`.metadata`).
 
 TIFF carries it as tags and an EXIF IFD; PNG as tEXt/iTXt chunks and an eXIf chunk (the same EXIF,
-TIFF-encoded). A rendered TIFF or PNG says Orientation 1 when its pixels were already turned the
+TIFF-encoded). Both say what their pixels are, sRGB (what :mod:`.render` writes): TIFF with an
+ICC profile (tag 34675, :mod:`.icc`), PNG with an ``sRGB`` chunk and the ``gAMA`` and ``cHRM``
+that the PNG specification asks to go with it, for readers that know no ``sRGB``. A rendered TIFF or PNG says Orientation 1 when its pixels were already turned the
 camera's way, and the camera's orientation when they kept the sensor's rows (``sensor_orientation``).
 """
 
@@ -23,6 +25,15 @@ from .tiff_tags import ASCII, LONG, RATIONAL, SHORT, UNDEFINED
 
 #: EXIF's required FlashpixVersion and ColorSpace (sRGB) of a rendered image.
 SRGB_EXIF = [(40960, UNDEFINED, b"0100"), (40961, SHORT, [1])]
+#: TIFF's InterColorProfile tag: the ICC profile of the pixels.
+ICC_PROFILE_TAG = 34675
+#: PNG's sRGB chunk (rendering intent 0, perceptual) and the gAMA (1/2.2 x 100000) and cHRM (sRGB's
+#: white and primaries x 100000) that the PNG specification recommends beside it.
+PNG_SRGB_CHUNKS = [
+    (b"sRGB", b"\x00"),
+    (b"gAMA", struct.pack(">I", 45455)),
+    (b"cHRM", struct.pack(">8I", 31270, 32900, 64000, 33000, 30000, 60000, 15000, 6000)),
+]
 
 
 def _png_chunk(kind: bytes, payload: bytes) -> bytes:
@@ -30,16 +41,25 @@ def _png_chunk(kind: bytes, payload: bytes) -> bytes:
     return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", crc)
 
 
-#: zlib level of PNG data: level 1 of "Up"-filtered rows is smaller than level 6 of unfiltered
-#: ones, and three times faster (benchmarks/README.md, PNG encoding).
+#: zlib level and strategy of PNG data: run-length matches only (Z_RLE) of "Up"-filtered rows, at
+#: level 1: faster and smaller than level 1's default matching, and that than level 6 of unfiltered
+#: rows (benchmarks/png_encoding.py; benchmarks/README.md, PNG encoding).
 PNG_LEVEL = 1
+PNG_STRATEGY = zlib.Z_RLE
 #: Deflated in pieces of at least this many bytes, one per thread (zlib releases the GIL).
 PNG_PIECE_BYTES = 4 * 2**20
 
 
-def write_png16(path: str | os.PathLike, rgb: np.ndarray, chunks: list[tuple[bytes, bytes]] = ()) -> None:
+def write_png16(
+    path: str | os.PathLike,
+    rgb: np.ndarray,
+    chunks: list[tuple[bytes, bytes]] = (),
+    level: int = PNG_LEVEL,
+    strategy: int = PNG_STRATEGY,
+) -> None:
     """(H, W, 3) uint16 -> 16-bit RGB PNG (big-endian samples, filter "Up" on every row), with
-    `chunks` ((kind, payload): text, EXIF) before the image data, where every reader looks."""
+    `chunks` ((kind, payload): colour space, text, EXIF) before the image data, where every reader
+    looks; `level` and `strategy` are zlib's."""
     h, w, _ = rgb.shape
     rows = np.ascontiguousarray(rgb, dtype=">u2").view(np.uint8).reshape(h, w * 6)
     scanlines = np.empty((h, 1 + w * 6), np.uint8)
@@ -47,7 +67,7 @@ def write_png16(path: str | os.PathLike, rgb: np.ndarray, chunks: list[tuple[byt
     scanlines[0, 1:] = rows[0]
     np.subtract(rows[1:], rows[:-1], out=scanlines[1:, 1:])
     header = struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0)
-    data = _deflate(memoryview(scanlines.reshape(-1)), PNG_LEVEL)
+    data = _deflate(memoryview(scanlines.reshape(-1)), level, strategy)
     with open(path, "wb") as f:
         f.write(b"\x89PNG\r\n\x1a\n")
         f.write(_png_chunk(b"IHDR", header))
@@ -57,7 +77,7 @@ def write_png16(path: str | os.PathLike, rgb: np.ndarray, chunks: list[tuple[byt
         f.write(_png_chunk(b"IEND", b""))
 
 
-def _deflate(data: memoryview, level: int) -> bytes:
+def _deflate(data: memoryview, level: int, strategy: int = zlib.Z_DEFAULT_STRATEGY) -> bytes:
     """One zlib stream of `data`, its pieces deflated in parallel (as pigz does): each piece but
     the last ends on a byte boundary (a sync flush), so the raw streams concatenate."""
     from concurrent.futures import ThreadPoolExecutor
@@ -66,11 +86,12 @@ def _deflate(data: memoryview, level: int) -> bytes:
 
     count = max(1, min(usable_cores(), len(data) // PNG_PIECE_BYTES))
     if count == 1:
-        return zlib.compress(data, level)
+        deflate = zlib.compressobj(level, zlib.DEFLATED, zlib.MAX_WBITS, 8, strategy)
+        return deflate.compress(data) + deflate.flush()
     bounds = np.linspace(0, len(data), count + 1).astype(int)
 
     def piece(i: int) -> bytes:
-        deflate = zlib.compressobj(level, zlib.DEFLATED, -15)
+        deflate = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, 8, strategy)
         last = i == count - 1
         return deflate.compress(data[bounds[i] : bounds[i + 1]]) + deflate.flush(
             zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH
@@ -94,7 +115,7 @@ def _orientation(raw, details: dict) -> int:
 def _png_metadata(raw, details: dict, note: str) -> list[tuple[bytes, bytes]]:
     from .dng import tiff_bytes
 
-    chunks = []
+    chunks = list(PNG_SRGB_CHUNKS)
     if raw is not None:
         for key, text in png_text(raw, note).items():
             chunks.append((b"tEXt", key.encode("latin-1") + b"\x00" + text.encode("latin-1", "replace")))
@@ -110,8 +131,10 @@ def _png_metadata(raw, details: dict, note: str) -> list[tuple[bytes, bytes]]:
 
 
 def write_tiff16(path: str | os.PathLike, rgb: np.ndarray, raw=None, details: dict | None = None) -> None:
-    """(H, W, 3) uint16 -> uncompressed RGB TIFF; ImageDescription holds `details` as JSON."""
+    """(H, W, 3) uint16 -> uncompressed RGB TIFF with the sRGB ICC profile; ImageDescription holds
+    `details` as JSON."""
     from .dng import write_tiff
+    from .icc import srgb_profile
 
     details = details or {}
     h, w, _ = rgb.shape
@@ -126,6 +149,7 @@ def write_tiff16(path: str | os.PathLike, rgb: np.ndarray, raw=None, details: di
     else:
         ifd0.append((305, ASCII, ascii_value(processing_note({}).split(";")[0])))
     ifd0.append((270, ASCII, ascii_value(json.dumps(details, default=str))))
+    ifd0.append((ICC_PROFILE_TAG, UNDEFINED, srgb_profile()))
     write_tiff(path, rgb, ifd0, exif)
 
 

@@ -1,8 +1,10 @@
 """Enhanced mosaic -> sRGB, through LibRaw, and the optional histogram stretch afterwards.
 
-Rendering goes through LibRaw the way SID's references were made
-(``postprocess(use_camera_wb=True, no_auto_bright=True, output_bps=16)``): the camera's white
-balance, its colour matrix, LibRaw's demosaic and BT.709 gamma. For a file, the enhanced
+Rendering goes through LibRaw (:data:`LIBRAW_OPTIONS`): the camera's white balance, its colour
+matrix, LibRaw's demosaic, at the white level the file's metadata gives and with the sRGB tone
+curve, so that the pixels are what the files' sRGB tags say and a scene's brightness does not
+depend on its brightest pixel. Results, previews, quick renders and the evaluation's references
+all render this way. For a file, the enhanced
 mosaic replaces the sensor data of a read-only handle on that file; a mosaic without a file is
 written to a temporary DNG first. :func:`quick_render` is a fast half-resolution approximation
 for previews and training figures.
@@ -18,7 +20,19 @@ import numpy as np
 
 from .raw import RawImage
 
-LIBRAW_OPTIONS = {"use_camera_wb": True, "no_auto_bright": True, "output_bps": 16}
+#: LibRaw's tone curve (power, toe slope) that gives IEC 61966-2-1 sRGB; LibRaw's default is BT.709's
+#: (2.222, 4.5), up to 16 8-bit levels darker in the shadows.
+SRGB_GAMMA = (2.4, 12.92)
+#: The one rendering of results and references. ``adjust_maximum_thr=0`` keeps the metadata's
+#: white level: LibRaw's default (0.75) moves white to the data's own maximum when that lies above
+#: 0.75 of it, so a scene would come out up to 1.33x brighter or darker with one highlight.
+LIBRAW_OPTIONS = {
+    "use_camera_wb": True,
+    "no_auto_bright": True,
+    "output_bps": 16,
+    "adjust_maximum_thr": 0.0,
+    "gamma": SRGB_GAMMA,
+}
 
 
 def render(
@@ -56,19 +70,25 @@ def render(
             return handle.postprocess(**options)
 
 
-def bt709_gamma(linear: np.ndarray) -> np.ndarray:
-    """LibRaw's default output curve (gamma 2.222 with a linear toe of slope 4.5)."""
+#: Where sRGB's linear toe (slope 12.92) meets its power segment, in linear light.
+SRGB_TOE = 0.0031308
+
+
+def srgb_curve(linear: np.ndarray) -> np.ndarray:
+    """Linear light in [0, 1] -> sRGB-encoded values (IEC 61966-2-1), what :data:`SRGB_GAMMA` makes
+    LibRaw write."""
     x = np.clip(linear, 0.0, 1.0)
-    return np.where(x < 0.018, 4.5 * x, 1.099 * np.power(x, 0.45) - 0.099).astype(np.float32)
+    return np.where(x <= SRGB_TOE, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055).astype(np.float32)
 
 
 def quick_render(packed: np.ndarray, camera_wb, rgb_from_camera) -> np.ndarray:
-    """(4, h, w) packed R, G1, B, G2 in [0, 1] -> (h, w, 3) float32 sRGB-ish at half resolution:
-    white balance, colour matrix, BT.709 gamma, like LibRaw but without demosaicing."""
+    """(4, h, w) packed R, G1, B, G2 in [0, 1] (1 = the metadata's white level) -> (h, w, 3)
+    float32 sRGB at half resolution: white balance, colour matrix and the sRGB curve, like
+    :func:`render` but without demosaicing."""
     wb = np.asarray(camera_wb, dtype=np.float32)
     rgb = np.stack([packed[0] * wb[0], 0.5 * (packed[1] + packed[3]) * wb[1], packed[2] * wb[2]], axis=-1)
     rgb = np.clip(rgb, 0.0, 1.0) @ np.asarray(rgb_from_camera, dtype=np.float32).T
-    return bt709_gamma(rgb)
+    return srgb_curve(rgb)
 
 
 def stretch(image: np.ndarray, low: float = 0.5, high: float = 99.5) -> np.ndarray:

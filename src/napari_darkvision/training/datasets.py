@@ -192,6 +192,77 @@ def raw_validation(
     return items
 
 
+#: ELD's calibrated cameras other than the SID Sony (the only camera the validation sets use):
+#: the held-out sets' noise, one camera after the other.
+HELD_OUT_CAMERAS = ("CanonEOS5D4", "CanonEOS700D", "CanonEOS70D", "NikonD850")
+#: Held-out crops keep this far from the frame's edges (sensor pixels for raws, pixels for photos).
+HELD_OUT_MARGIN = 64
+
+
+def _corner(h: int, w: int, crop: int, corner: int, margin: int) -> tuple[int, int]:
+    """The top-left (y, x) of a `crop` square near corner 0 (top left), 1 (top right), 2 (bottom
+    right) or 3 (bottom left), `margin` from the edges where the frame allows (even, for Bayer)."""
+    margin_y, margin_x = min(margin, (h - crop) // 2), min(margin, (w - crop) // 2)
+    y = margin_y if corner in (0, 1) else h - crop - margin_y
+    x = margin_x if corner in (0, 3) else w - crop - margin_x
+    return y // 2 * 2, x // 2 * 2
+
+
+def held_out_photos(
+    paths: list[Path], noise_model: NoiseModel, ratios=(100, 250, 300), crop: int = 384, seed: int = 2468
+) -> list[ValItem]:
+    """Validation photos at a corner crop (photo i at corner i mod 4, 64 px from the edges), darkened
+    with the noise of ELD's cameras other than the SID Sony, with their own random looks.
+
+    Nothing was trained on these photos (the split is by file) and nothing was tuned to these crops
+    or this noise: validation takes centre crops of at most 512 px with the Sony's noise, which on
+    these 1600 px wide photos never overlap a corner crop of up to 480 px."""
+    items = []
+    for i, path in enumerate(paths):
+        image = load_photo(path)
+        h, w = image.shape[:2]
+        c = min(crop, h // 2 * 2, w // 2 * 2)
+        y, x = _corner(h, w, c, i % 4, HELD_OUT_MARGIN)
+        rgb = image[y : y + c, x : x + c].astype(np.float32) / 255.0
+        rng = np.random.default_rng([seed, i])
+        look = random_look(rng)
+        items += _darkened_by_cameras(f"{path.stem}@corner{i % 4}", unprocess(rgb, look), look, noise_model,
+                                      rng, ratios, i)  # fmt: skip
+    return items
+
+
+def held_out_raws(
+    paths: list[Path], noise_model: NoiseModel, ratios=(100, 250, 300), crop: int = 512, seed: int = 8642
+) -> list[ValItem]:
+    """Two corner crops (top left, bottom right; 64 sensor pixels from the edges) of each real raw,
+    darkened with the noise of ELD's cameras other than the SID Sony: :func:`raw_validation` takes
+    their centre crop of at most 1024 sensor pixels with the Sony's noise instead."""
+    items = []
+    for i, path in enumerate(paths):
+        raw = read_raw(path)
+        packed = np.clip(pack(raw), 0.0, 1.0)
+        _, h, w = packed.shape
+        c = min(crop // 2, h, w)
+        for j, corner in enumerate((0, 2)):
+            y, x = (v // 2 for v in _corner(2 * h, 2 * w, 2 * c, corner, HELD_OUT_MARGIN))
+            clean = np.ascontiguousarray(packed[:, y : y + c, x : x + c])
+            rng = np.random.default_rng([seed, i, j])
+            name = f"{Path(path).stem}@corner{corner}"
+            items += _darkened_by_cameras(name, clean, look_of(raw), noise_model, rng, ratios, 2 * i + j)
+    return items
+
+
+def _darkened_by_cameras(name: str, clean, look, noise_model: NoiseModel, rng, ratios, index: int):
+    """As :func:`_darkened`, with the held-out cameras in turn (shifted by `index`, so that every
+    ratio meets every camera)."""
+    items = []
+    for k, ratio in enumerate(ratios):
+        camera = HELD_OUT_CAMERAS[(index + k) % len(HELD_OUT_CAMERAS)]
+        pair = make_pair(clean, look, noise_model, rng, ratio=float(ratio), camera=camera)
+        items.append(ValItem(f"{name}@x{ratio}", pair))
+    return items
+
+
 def _darkened(name: str, clean, look, noise_model: NoiseModel, rng, ratios, camera: str) -> list[ValItem]:
     """The pairs of one clean packed image darkened by each ratio in turn (one `rng` for all)."""
     return [

@@ -1,8 +1,8 @@
 """Evaluation: our models against plain x ratio scaling and BM3D, per validation set and ratio.
 
 Figures: PSNR and SSIM in raw space (the packed 4 channels) and in sRGB (the packed image
-rendered with the camera's white balance, colour matrix and LibRaw's gamma, at half
-resolution), the colour check (each packed channel's mean vs the reference's) and the shadow
+rendered as the product renders, :func:`..core.render.quick_render`: the camera's white
+balance and colour matrix, the metadata's white level, the sRGB curve; at half resolution), the colour check (each packed channel's mean vs the reference's) and the shadow
 check (mean over the reference's darkest 5 %). BM3D (Makinen, Azzari, Foi 2020; the ``bm3d``
 package) is given the true noise: the generalised Anscombe transform with the known gain and
 read noise makes the noise unit-variance Gaussian, BM3D denoises with sigma 1, and the closed-form
@@ -43,6 +43,7 @@ class EvalOptions:
     keep_levels: bool = True  # as the product runs: see core.tiling.keep_channel_levels
     floors: bool = True  # rows showing what the colour and shadow figures allow (see FLOOR_ROWS)
     baselines_from: str | None = None  # an earlier results.json whose BM3D rows to reuse (see _Baselines)
+    held_out: bool = False  # the held-out sets of the photos and raws instead of validation's
 
 
 #: Rows that are not methods but yardsticks for the colour and shadow columns. The noisy input
@@ -51,6 +52,9 @@ class EvalOptions:
 #: of the reference are mostly isolated dark pixels, so a result as soft as the reference blurred
 #: by 0.7 packed pixels already reads high there.
 FLOOR_ROWS = ("input, unclipped (floor)", "reference blurred 0.7 px")
+#: The held-out sets' names begin so (:func:`.datasets.held_out_photos`, :func:`.datasets.held_out_raws`);
+#: the summary pools them too, as "held-out (all)".
+HELD_OUT_PREFIX = "held-out "
 
 
 def bm3d_denoise(noisy: np.ndarray, ratio: float, noise: NoiseParams) -> np.ndarray:
@@ -80,21 +84,33 @@ def _inverse_gat(d: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def _sets(opts: EvalOptions):
-    from .datasets import SIDPairs, list_photos, photo_validation, raw_validation, split_photos
+    from .datasets import (
+        SIDPairs,
+        held_out_photos,
+        held_out_raws,
+        list_photos,
+        photo_validation,
+        raw_validation,
+        split_photos,
+    )
     from .noise_model import NoiseModel
     from .train import default_noise_file
 
     sets = {}
     if opts.photos or opts.raws:
         noise_model = NoiseModel.from_files(opts.eld or default_noise_file("eld_camera_params.json"))
+    photo_set, raw_set = (
+        (held_out_photos, held_out_raws) if opts.held_out else (photo_validation, raw_validation)
+    )
+    prefix = HELD_OUT_PREFIX if opts.held_out else ""
     if opts.photos:
         _, val = split_photos(list_photos(opts.photos))
-        sets["photos"] = photo_validation(
+        sets[prefix + "photos"] = photo_set(
             val[: opts.max_items], noise_model, ratios=opts.ratios, crop=opts.photo_crop
         )
     if opts.raws:
         paths = [Path(p) for p in opts.raws][: opts.max_items]
-        sets["real raws"] = raw_validation(paths, noise_model, ratios=opts.ratios, crop=opts.raw_crop)
+        sets[prefix + "real raws"] = raw_set(paths, noise_model, ratios=opts.ratios, crop=opts.raw_crop)
     if opts.sid_list:
         sets["SID"] = SIDPairs(opts.sid_list).validation()[: opts.max_items]
     return sets
@@ -268,6 +284,10 @@ def summarise(rows: list[dict]) -> list[dict]:
     groups = defaultdict(list)
     for row in rows:
         groups[(row["set"], row["ratio"] if row["set"] != "SID" else "all", row["method"])].append(row)
+    if len({row["set"] for row in rows if row["set"].startswith(HELD_OUT_PREFIX)}) > 1:
+        for row in rows:
+            if row["set"].startswith(HELD_OUT_PREFIX):
+                groups[(HELD_OUT_PREFIX + "(all)", row["ratio"], row["method"])].append(row)
     summary = []
     for (set_name, ratio, method), members in groups.items():
         entry = {"set": set_name, "ratio": ratio, "method": method, "n": len(members)}

@@ -75,8 +75,9 @@ def _loss(
     relative error is what a mean PSNR over images measures.
 
     "log-l1+srgb" takes the display term after each pair's own rendering (`looks`: (n, 3, 4)
-    white balance and colour matrix, then LibRaw's BT.709 curve): the red and blue gains and
-    the matrix multiply noise left in those channels, which a gamma on raw channels misses."""
+    white balance and colour matrix, then the sRGB curve of core.render; release 5 trained with
+    LibRaw's BT.709 curve here): the red and blue gains and the matrix multiply noise left in
+    those channels, which a gamma on raw channels misses."""
     if kind not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES}, not {kind!r}")
 
@@ -102,9 +103,12 @@ def _display_gamma(x: torch.Tensor) -> torch.Tensor:
 
 def _render(packed: torch.Tensor, looks: torch.Tensor) -> torch.Tensor:
     """(n, 4, h, w) packed raw -> (n, 3, h, w) display values, as quick_render (differentiable)."""
+    from ..core.render import SRGB_TOE
+
     rgb = torch.einsum("nck,nkhw->nchw", looks, packed.clamp(0.0, 1.0)).clamp(0.0, 1.0)
-    # BT.709: linear toe below 0.018, so the gradient stays finite at black
-    return torch.where(rgb < 0.018, 4.5 * rgb, 1.099 * rgb.clamp(min=0.018) ** 0.45 - 0.099)
+    # the sRGB curve of core.render; its linear toe keeps the gradient finite at black
+    power = 1.055 * rgb.clamp(min=SRGB_TOE) ** (1 / 2.4) - 0.055
+    return torch.where(rgb <= SRGB_TOE, 12.92 * rgb, power)
 
 
 def _lr_at(step: int, opts: TrainOptions) -> float:
