@@ -274,13 +274,11 @@ def _network_input(raw: RawImage, ratio: float, profile_noise, hot_pixels: bool)
         noise = network_noise(profile_noise, ratio, packed)
     if not hot_pixels:
         return packed, noise, 0
-    import torch
-
     from .hot_pixels import replace_hot_pixels
-    from .model import estimate_noise
+    from .tiling import image_noise
 
     if noise is None:  # the whole image's, as the network would measure it
-        noise = tuple(float(v[0]) for v in estimate_noise(torch.from_numpy(packed)[None]))
+        noise = image_noise(packed)
     packed, count = replace_hot_pixels(packed, noise)
     return packed, noise, count
 
