@@ -9,6 +9,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 import torch
 
 from helpers import ROOT, TEST_RAW, synthetic_raw
@@ -118,3 +119,17 @@ def test_closing_the_tiles_early_stops_between_tiles():
         del model.forward
     assert first.done == 1 and first.total > 4
     assert settled == len(calls) <= threads.parallel_pieces() + 1
+
+
+def test_the_noise_measured_on_a_subsample_is_that_of_every_pixel():
+    from napari_darkvision.core.noise import NOISE_POSITIONS, estimate_noise
+
+    packed = pack(synthetic_raw(shape=(1024, 1536)), ratio=100.0)
+    image = torch.from_numpy(packed)[None]
+    assert image.shape[2] * image.shape[3] > 4 * NOISE_POSITIONS  # a true subsample
+    a_sub, b_sub = (float(v[0]) for v in estimate_noise(image))
+    a_all, b_all = (float(v[0]) for v in estimate_noise(image, positions=image.shape[2] * image.shape[3]))
+    assert a_sub == pytest.approx(a_all, rel=0.05)
+    # the read noise is small beside the shot noise here: judged by the variance at a mid level
+    mid = float(packed.mean())
+    assert a_sub * mid + b_sub == pytest.approx(a_all * mid + b_all, rel=0.05)
