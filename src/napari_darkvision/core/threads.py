@@ -27,12 +27,20 @@ _pool_size = 0
 _pool_lock = threading.Lock()
 
 
+#: At most this many pieces at once: each tile in flight holds its activations (about 0.19 GB
+#: for release 5 at the default tile), so a 12 MP frame stays within 2 GB on any machine.
+MAX_PIECES_AT_ONCE = 6
+
+
 def parallel_pieces() -> int:
     """How many pieces run at once: the caller's torch threads (its share of the cores, e.g. a
-    batch worker's), in pieces of :data:`WORK_THREADS` threads each."""
+    batch worker's), in pieces of :data:`WORK_THREADS` threads each, no more than the cores
+    and :data:`MAX_PIECES_AT_ONCE`."""
     import torch
 
-    return max(1, torch.get_num_threads() // WORK_THREADS)
+    from .parameters import usable_cores
+
+    return max(1, min(torch.get_num_threads() // WORK_THREADS, usable_cores(), MAX_PIECES_AT_ONCE))
 
 
 def _worker_pool(size: int) -> ThreadPoolExecutor:
