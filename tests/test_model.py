@@ -99,9 +99,12 @@ def test_closing_the_generator_stops_between_tiles():
 
     model.forward = counting
     steps = run_tiled(model, np.zeros((4, 256, 256), np.float32), tile=64, overlap=16)
-    next(steps)
+    first = next(steps)
     steps.close()
-    assert len(calls) == 1
+    # tiles run side by side, one per core allowed (core.threads): those started finish, no more
+    from napari_darkvision.core.threads import parallel_pieces
+
+    assert 1 <= len(calls) <= parallel_pieces() < first.total
 
 
 @pytest.mark.parametrize("ratio_gain", [0.2, 2.0])

@@ -67,23 +67,28 @@ def replace_hot_pixels(packed: np.ndarray, noise: tuple[float, float]) -> tuple[
     (a copy only where something was replaced) and how many pixels were."""
     import torch
 
+    from .threads import map_in_order
+
     h = packed.shape[1]
     if min(packed.shape[-2:]) < 3:
         return packed, 0
     noise = tuple(float(v) for v in noise)
     image = torch.from_numpy(packed)
+
+    def find(top: int):
+        band = image[:, max(top - 1, 0) : min(top + BAND_ROWS + 1, h)]
+        pad_top, pad_bottom = int(top == 0), int(top + BAND_ROWS >= h)
+        padded = torch.nn.functional.pad(band[None], (1, 1, pad_top, pad_bottom), mode="reflect")[0]
+        return top, _hot_in_band(padded, noise)
+
     out, count = packed, 0
-    with torch.inference_mode():
-        for top in range(0, h, BAND_ROWS):
-            band = image[:, max(top - 1, 0) : min(top + BAND_ROWS + 1, h)]
-            pad_top, pad_bottom = int(top == 0), int(top + BAND_ROWS >= h)
-            padded = torch.nn.functional.pad(band[None], (1, 1, pad_top, pad_bottom), mode="reflect")[0]
-            found = _hot_in_band(padded, noise)
-            if found is None:
-                continue
-            if out is packed:
-                out = packed.copy()
-            channel, row, col, values = found
-            out[channel.numpy(), row.numpy() + top, col.numpy()] = values.numpy()
-            count += len(channel)
+    # bands side by side, each on a fixed number of threads (the same pixels at any thread count)
+    for top, found in map_in_order(find, range(0, h, BAND_ROWS)):
+        if found is None:
+            continue
+        if out is packed:
+            out = packed.copy()
+        channel, row, col, values = found
+        out[channel.numpy(), row.numpy() + top, col.numpy()] = values.numpy()
+        count += len(channel)
     return out, count

@@ -5,22 +5,26 @@ from __future__ import annotations
 
 import torch
 
+#: Positions per channel the noise is measured at (an even grid): as many estimate as well as
+#: all of a 12 MP frame's (tests/test_threads.py compares them) at a small part of the time.
+NOISE_POSITIONS = 2**16
 
-def estimate_noise(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+
+def estimate_noise(x: torch.Tensor, positions: int = NOISE_POSITIONS) -> tuple[torch.Tensor, torch.Tensor]:
     """Poisson-Gaussian noise of each amplified packed image in a batch (n, 4, h, w): the
     variance is ``a * signal + b``; returns (a, b), each of shape (n,).
 
     All four channels come from one sensor, so they share a and b. The residual of a 3x3
     kernel that cancels planes and quadratic surfaces (Immerkaer 1996) measures the noise; its
     median absolute value, in the darker and the brighter half of the pixels, gives two points
-    of the line. Medians ignore the few pixels where texture or edges leak through."""
+    of the line. Medians ignore the few pixels where texture or edges leak through. It is
+    measured at about `positions` places per channel, on an even grid."""
     kernel = torch.tensor([[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]], device=x.device) / 6.0
     n, c, h, w = x.shape
     if min(h, w) < 3:
         return x.new_zeros(n, dtype=torch.float32), x.new_full((n,), 1e-8, dtype=torch.float32)
     flat = x.float().reshape(n * c, 1, h, w)
-    # about 2^16 positions per channel estimate as well as all of a 12 MP frame's
-    stride = max(1, int((h * w / 2**16) ** 0.5))
+    stride = max(1, int((h * w / positions) ** 0.5))
     residual = torch.nn.functional.conv2d(flat, kernel[None, None], stride=stride)
     level = torch.nn.functional.avg_pool2d(flat, 3, stride=stride)
     # for unit-variance white noise the kernel's output has variance sum(k^2) = 36/36 = 1

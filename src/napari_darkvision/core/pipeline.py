@@ -234,12 +234,10 @@ def _network_input(raw: RawImage, ratio: float, profile_noise, hot_pixels: bool,
 
         noise = network_noise(profile_noise, ratio, packed)
     if hot_pixels or variance_scale is not None:
-        import torch
-
-        from .model import estimate_noise
+        from .tiling import image_noise
 
         if noise is None:  # the whole image's, as the network would measure it
-            noise = tuple(float(v[0]) for v in estimate_noise(torch.from_numpy(packed)[None]))
+            noise = image_noise(packed)
     count = 0
     if hot_pixels:
         from .hot_pixels import replace_hot_pixels

@@ -158,18 +158,34 @@ def run_tiled(
     _, h, w = packed.shape
     ys, xs = tile_starts(h, tile, overlap, multiple), tile_starts(w, tile, overlap, multiple)
     weights_y, weights_x = _blend_weights(h, ys, tile), _blend_weights(w, xs, tile)
-    total, done = len(ys) * len(xs), 0
+    places = [
+        (y, wy, x, wx)
+        for y, wy in zip(ys, weights_y, strict=True)
+        for x, wx in zip(xs, weights_x, strict=True)
+    ]
     out = np.zeros(packed.shape, dtype=np.float32)
     noise = _noise_level(model, packed, noise, device)
-    with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-        for y, wy in zip(ys, weights_y, strict=True):
-            for x, wx in zip(xs, weights_x, strict=True):
-                window = (slice(y, y + wy.size), slice(x, x + wx.size))
-                result = _run_tile(model, packed[(slice(None), *window)], _tile_noise(noise, window), device)
-                result.mul_(torch.from_numpy(wy[:, None] * wx[None, :]))
-                torch.from_numpy(out[:, y : y + wy.size, x : x + wx.size]).add_(result)
-                done += 1
-                yield Progress(Stage.NETWORK, done, total)
+
+    def network(place) -> torch.Tensor:
+        y, wy, x, wx = place
+        window = (slice(y, y + wy.size), slice(x, x + wx.size))
+        with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+            result = _run_tile(model, packed[(slice(None), *window)], _tile_noise(noise, window), device)
+        return result.mul_(torch.from_numpy(wy[:, None] * wx[None, :]))
+
+    if device.type == "cpu":  # the same bits at any thread count (core.threads)
+        from .threads import map_in_order
+
+        results = map_in_order(network, places)
+    else:
+        results = (network(place) for place in places)
+    try:
+        for done, ((y, wy, x, wx), result) in enumerate(zip(places, results, strict=True), start=1):
+            # in the tiles' order, whichever finished first: one order of the additions
+            torch.from_numpy(out[:, y : y + wy.size, x : x + wx.size]).add_(result)
+            yield Progress(Stage.NETWORK, done, len(places))
+    finally:
+        results.close()
     return keep_channel_levels(out, packed) if keep_levels else out
 
 
@@ -183,10 +199,20 @@ def _noise_level(model, packed: np.ndarray, noise: tuple[float, float] | None, d
         return levels + tuple(noise[2:])  # a per-pixel scale is cut per tile
     if not model.config.noise_map:
         return None
-    from .noise import estimate_noise
+    return tuple(torch.tensor([v], device=device) for v in image_noise(packed))
 
-    with torch.inference_mode():
-        return tuple(v.to(device) for v in estimate_noise(torch.from_numpy(packed)[None]))
+
+def image_noise(packed: np.ndarray) -> tuple[float, float]:
+    """The noise (a, b) of a whole packed (4, h, w) image (:func:`~.noise.estimate_noise`),
+    computed on a fixed number of threads: the same value, to the bit, at any thread count."""
+    import torch
+
+    from .noise import estimate_noise
+    from .threads import run_on_work_threads
+
+    return run_on_work_threads(
+        lambda: tuple(float(v[0]) for v in estimate_noise(torch.from_numpy(packed)[None]))
+    )
 
 
 def _tile_noise(noise, window):
