@@ -8,6 +8,7 @@ import argparse
 from .batch.execute import WORKERLESS_TIMEOUT_S
 from .core.archs import ARCHITECTURES
 from .core.bundled import DEFAULT_MODEL, SHIPPED_MODELS
+from .core.output import FORMAT_NAMES
 from .core.parameters import DNG_COMPRESSIONS
 
 WEIGHTS_HELP = (
@@ -78,7 +79,7 @@ def _add_batch_options(p) -> None:
     )
     batch.add_argument(
         "--format",
-        choices=["png", "tif", "dng"],
+        choices=FORMAT_NAMES,
         help="output format when -o is not a file name (default png)",
     )
     batch.add_argument("--recursive", action="store_true", help="also enhance the folders' sub-folders")

@@ -198,7 +198,7 @@ def _demo(args) -> int:
             viewer.window.add_plugin_dock_widget("napari-darkvision", "Enhance")
             napari.run()
             return 0
-    out = Path(args.output_dir) / "gopro_dark_x100_darkvision.png"
+    out = Path(args.output_dir) / default_output(sample).name
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:

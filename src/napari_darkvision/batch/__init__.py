@@ -30,11 +30,11 @@ from ..core.output import OUTPUT_FORMATS
 from .execute import (
     WORKERLESS_TIMEOUT_S,
     ClusterLostError,
+    ProgressTracker,
     SchedulerError,
-    _runner,
-    _Tracker,
     check_scheduler,
     enhance_file,
+    job_runner,
     local_cluster_size,
 )
 from .plan import FORMATS, collect_inputs, plan_jobs, prepare_folders
@@ -128,10 +128,10 @@ def _run(paths, out_dir, settings, output, *, format, recursive, client, progres
         summary_path = Path(summary) if summary else out_dir / f"{SUMMARY_NAME}.json"
         check_summary_target(summary_path, sources, overwrite=overwrite, default=not summary, out_dir=out_dir)
     batch = BatchSummary(results)
-    tracker = _Tracker(len(jobs), progress)
+    tracker = ProgressTracker(len(jobs), progress)
     try:
         # the runner first: an unreachable scheduler leaves neither a folder nor a summary
-        with _runner(jobs, options, client, scheduler, workers, tracker) as (finished, batch.runner):
+        with job_runner(jobs, options, client, scheduler, workers, tracker) as (finished, batch.runner):
             prepare_folders(jobs, out_dir)
             try:
                 for result in finished:

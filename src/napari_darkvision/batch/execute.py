@@ -239,7 +239,7 @@ def cluster_threads(client) -> int:
 
 
 @contextlib.contextmanager
-def _runner(jobs: list[Job], options: dict, client, scheduler: str | None, workers: int | None, tracker):
+def job_runner(jobs: list[Job], options: dict, client, scheduler: str | None, workers: int | None, tracker):
     """Yield (an iterator of FileResults as files finish, a description of where they run)."""
     address = None if scheduler == "none" else scheduler or _configured_address()
     if client is None and address is None and (len(jobs) <= 1 or scheduler == "none" or not _has_dask()):
@@ -366,7 +366,7 @@ class _WorkerWatch:
             return 0
 
 
-class _Tracker:
+class ProgressTracker:
     """One bar over files: the current file's stage, files per minute, ETA (tqdm's)."""
 
     def __init__(self, total: int, progress):

@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 
 from ..core.errors import OutputError
-from ..core.output import OUTPUT_FORMATS, PARTIAL_SUFFIX, default_output
+from ..core.output import FORMAT_NAMES, OUTPUT_FORMATS, PARTIAL_SUFFIX, default_output
 from ..core.raw import RAW_EXTENSIONS
 from .summary import FAILED, IGNORED, SKIPPED, FileResult, Job
 
-FORMATS = ("png", "tif", "dng")
+FORMATS = FORMAT_NAMES  # the name batch has exported
 RAW_SUFFIXES = frozenset(f".{extension}" for extension in RAW_EXTENSIONS)
 #: A temporary file of one of our outputs unchanged for this long is left over from a killed run
 #: (a live writer touches its file within seconds); younger ones may belong to a concurrent run.

@@ -86,7 +86,7 @@ def frame_identity(source) -> tuple[str, tuple[int, int], str]:
         return f"{source.make} {source.model}".strip(), tuple(np.shape(source.mosaic)), source.cfa
     import rawpy
 
-    from .raw import _bayer_cfa
+    from .raw import bayer_cfa
     from .tiff_tags import camera_and_exposure
 
     path = os.fspath(source)
@@ -98,7 +98,7 @@ def frame_identity(source) -> tuple[str, tuple[int, int], str]:
     handle = rawpy.RawPy()
     try:
         handle.open_file(path)  # the header only: no pixels are decoded
-        cfa = _bayer_cfa(handle, name)
+        cfa = bayer_cfa(handle, name)
         _, _, make, model = camera_and_exposure(handle, path)
         size = (int(handle.sizes.height), int(handle.sizes.width))
     except rawpy.LibRawError as err:

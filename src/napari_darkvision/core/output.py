@@ -23,6 +23,8 @@ from .errors import OutputError, OutputExistsError
 
 #: Output formats by file extension (lower case).
 OUTPUT_FORMATS = {".png": "png", ".tif": "tiff", ".tiff": "tiff", ".dng": "dng"}
+#: The names ``--format`` takes (a batch's outputs get this extension).
+FORMAT_NAMES = ("png", "tif", "dng")
 
 #: Temporary files end with this (and start with a dot), so a batch or a person can tell them.
 PARTIAL_SUFFIX = ".darkvision-partial"

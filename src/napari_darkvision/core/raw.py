@@ -189,7 +189,7 @@ def _from_libraw(raw, path: str, name: str) -> RawImage:
     """An open rawpy image as a RawImage, levels and white balance in packed order R, G1, B, G2."""
     from .metadata import read_dng_tags, read_exif
 
-    cfa = _bayer_cfa(raw, name)
+    cfa = bayer_cfa(raw, name)
     pattern = np.asarray(raw.raw_pattern)[:2, :2]
     positions = channel_positions(cfa)
     wb_index = list(raw.camera_whitebalance)
@@ -214,7 +214,7 @@ def _from_libraw(raw, path: str, name: str) -> RawImage:
     )
 
 
-def _bayer_cfa(raw, name: str) -> str:
+def bayer_cfa(raw, name: str) -> str:
     """The 2x2 layout of an open rawpy image; RawReadError, for a person, for any other sensor."""
     import rawpy
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import CalibrationError
 from ..raw import RawImage, channel_positions
-from .dark_frames import _fill_hot
+from .dark_frames import fill_hot_pixels
 from .profile import (
     CameraProfile,
     ProfileMismatchWarning,
@@ -51,7 +51,7 @@ def apply_profile(raw: RawImage, profile: CameraProfile, seed: int = 0):
         signal[r::2, c::2] += black[-1]
     hot = np.zeros(raw.shape, dtype=bool)
     hot.ravel()[profile.hot_index] = True
-    signal = _fill_hot(signal, hot, raw.cfa)
+    signal = fill_hot_pixels(signal, hot, raw.cfa)
     mosaic = np.clip(np.rint(signal), 0, 65535).astype(np.uint16)
     corrected = dataclasses.replace(raw, mosaic=mosaic, black_level=tuple(black))
     dither_var = float(np.mean(frac * (1.0 - frac)))

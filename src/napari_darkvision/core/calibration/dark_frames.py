@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import CalibrationError
 from ..raw import RawImage, channel_positions, read_raw
-from .profile import CameraProfile, _close, _shading_map, implausible, level_tolerance
+from .profile import CameraProfile, implausible, level_tolerance, nearly_equal, shading_map
 
 MIN_FRAMES = 2
 #: Shading blocks, in packed pixels (a block of 16 x 16 averages 256 pixels of each frame).
@@ -62,7 +62,7 @@ def calibrate(frames, flats=None, block: int = SHADING_BLOCK) -> CameraProfile:
     rough_sigma = [math.sqrt(np.percentile(pixel_var[r::2, c::2], 99.0) / 3.0) for r, c in _cells(first)]
     hot = _hot_pixels(mean, first.cfa, rough_sigma)
     sigma, row_sigma = _read_noise(pixel_var, row_var, hot, first)
-    clean = _fill_hot(mean, hot, first.cfa)
+    clean = fill_hot_pixels(mean, hot, first.cfa)
     grid, columns, rows = _fit_pattern(clean, first.cfa, block)
     # what the frames' own noise puts into the offsets is shrunk away (Wiener): banding is kept
     # where it stands out, not invented where a sensor has none
@@ -188,7 +188,7 @@ def _check_same(first: RawImage, raw: RawImage, exposure: bool) -> None:
         )
     if raw.iso != first.iso:
         problems.append(f"ISO {raw.iso:g} vs {first.iso:g}")
-    if exposure and not _close(raw.exposure_time, first.exposure_time):
+    if exposure and not nearly_equal(raw.exposure_time, first.exposure_time):
         problems.append(f"exposure {raw.exposure_time:g} s vs {first.exposure_time:g} s")
     if tuple(raw.black_level) != tuple(first.black_level) or raw.white_level != first.white_level:
         problems.append("black or white level in the metadata")
@@ -214,7 +214,7 @@ def _hot_pixels(mean: np.ndarray, cfa: str, sigma) -> np.ndarray:
     return hot
 
 
-def _fill_hot(mosaic: np.ndarray, hot: np.ndarray, cfa: str) -> np.ndarray:
+def fill_hot_pixels(mosaic: np.ndarray, hot: np.ndarray, cfa: str) -> np.ndarray:
     """A float copy of `mosaic` with hot pixels replaced by their same-colour neighbours' median."""
     out = mosaic.astype(np.float32, copy=True)
     for r, c in channel_positions(cfa):
@@ -249,7 +249,7 @@ def _fit_pattern(mean: np.ndarray, cfa: str, block: int):
     window = 4 * block + 1  # sensor pixels: slower column and row drifts belong to the shading
     for _ in range(3):
         grid = _block_means(mean - columns[None, :] - rows[:, None], cfa, block)
-        residual = mean - _shading_map(grid, mean.shape, cfa, block)
+        residual = mean - shading_map(grid, mean.shape, cfa, block)
         columns = _high_pass((residual - rows[:, None]).mean(axis=0), window)
         rows = _high_pass((residual - columns[None, :]).mean(axis=1), window)
     return grid, columns.astype(np.float32), rows.astype(np.float32)

@@ -105,7 +105,7 @@ class CameraProfile:
 
     def shading(self) -> np.ndarray:
         """(H, W) float32: the smooth dark level of each pixel (block means, interpolated)."""
-        return _shading_map(self.shading_grid, self.shape, self.cfa, self.block)
+        return shading_map(self.shading_grid, self.shape, self.cfa, self.block)
 
     def dark_level(self) -> np.ndarray:
         """(H, W) float32: the whole modelled dark level of each pixel, in DN."""
@@ -156,7 +156,7 @@ def _four(values) -> str:
     return "/".join(f"{v:.2f}" for v in values)
 
 
-def _shading_map(grid: np.ndarray, shape, cfa: str, block: int) -> np.ndarray:
+def shading_map(grid: np.ndarray, shape, cfa: str, block: int) -> np.ndarray:
     h, w = shape
     out = np.empty((h, w), dtype=np.float32)
     for channel, (r, c) in enumerate(channel_positions(cfa)):
@@ -239,7 +239,7 @@ def profile_mismatches(raw: RawImage, profile: CameraProfile) -> list[str]:
     if (
         raw.exposure_time > 0
         and profile.exposure_time > 0
-        and not _close(raw.exposure_time, profile.exposure_time)
+        and not nearly_equal(raw.exposure_time, profile.exposure_time)
     ):
         notes.append(f"exposure {raw.exposure_time:g} s, profile at {profile.exposure_time:g} s")
     return notes
@@ -252,7 +252,7 @@ def mismatch_message(notes: list[str]) -> str:
     )
 
 
-def _close(a: float, b: float) -> bool:
+def nearly_equal(a: float, b: float) -> bool:
     return abs(a - b) <= EXPOSURE_TOLERANCE * max(abs(a), abs(b))
 
 
