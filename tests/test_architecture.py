@@ -9,8 +9,8 @@ from pathlib import Path
 PACKAGE = "napari_darkvision"
 SOURCE = Path(__file__).resolve().parent.parent / "src" / PACKAGE
 CORE = f"{PACKAGE}.core"
-#: The command line's modules: ``cli`` (a module today, a folder once the doors move) and its parser.
-CLI = (f"{PACKAGE}.cli", f"{PACKAGE}._cli_parser")
+#: The command line's modules.
+CLI = (f"{PACKAGE}.cli",)
 #: The core's checks of a person's parameters: the doors translate into EnhanceSettings /
 #: OutputSettings, whose constructors call these, and call none themselves.
 VALIDATORS = {"validate_ratio", "check_flag", "check_strength", "check_device", "check_dng_compression",

@@ -1,13 +1,13 @@
 """Command line: what ``napari-darkvision enhance | calibrate | demo | train | evaluate`` do (their
-arguments are in :mod:`._cli_parser`)."""
+arguments are in :mod:`.parser`)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from ._cli_parser import build_parser
-from .core.output import default_output
+from ..core.output import default_output
+from .parser import build_parser
 
 
 def _enhance(args) -> int:
@@ -16,7 +16,7 @@ def _enhance(args) -> int:
     if args.burst:
         return _enhance_burst(args)
     if len(inputs) > 1 or any(_is_many(i) for i in inputs):
-        from .batch import run_from_cli
+        from ..batch import run_from_cli
 
         settings, output = settings_from_args(args)
         return run_from_cli(args, settings, output)
@@ -26,7 +26,7 @@ def _enhance(args) -> int:
 def settings_from_args(args):
     """The enhancement's and the outputs' settings from the parsed arguments, checked once (before
     torch is imported): an EnhanceSettings and an OutputSettings."""
-    from .core.settings import EnhanceSettings, OutputSettings
+    from ..core.settings import EnhanceSettings, OutputSettings
 
     enhance = EnhanceSettings(
         ratio=args.ratio,
@@ -68,9 +68,9 @@ def _enhance_one(args, source: Path) -> int:
 def _enhance_burst(args) -> int:
     """A burst (files, a folder or a glob; frame 0 first, by name within a folder or a glob) to
     one output: its frames are checked (headers only) before anything else."""
-    from .batch.plan import collect_inputs
-    from .core.burst import check_burst
-    from .core.errors import BurstError
+    from ..batch.plan import collect_inputs
+    from ..core.burst import check_burst
+    from ..core.errors import BurstError
 
     found, problems = collect_inputs(args.input)
     if problems:
@@ -100,14 +100,14 @@ def _enhance_to_file(
 ) -> dict:
     """Enhance `source` (a file or a burst's frames) into `out` with a progress bar; the output is
     checked (against `sources` too) before any work. Returns the result's metadata."""
-    from .core.output import check_output
+    from ..core.output import check_output
 
     check_output(out, sources=sources, overwrite=output.overwrite)
 
     from tqdm import tqdm
 
-    from .core.export import save_result
-    from .core.pipeline import enhance_steps, run_to_end
+    from ..core.export import save_result
+    from ..core.pipeline import enhance_steps, run_to_end
 
     bar = tqdm(total=100, desc=name, unit="%", disable=quiet, leave=False)
     try:
@@ -122,7 +122,7 @@ def _enhance_to_file(
 
 def _progress_shown_on(bar, name: str):
     """A progress callback moving `bar` through the stages: reading to 5 %, the network to 90 %."""
-    from .core.progress import Stage
+    from ..core.progress import Stage
 
     labels = {
         Stage.NETWORK: "denoising",
@@ -153,8 +153,8 @@ def _calibrate(args) -> int:
     """Dark frames to a profile; each frame checked (one line for the one refused) before writing."""
     import warnings
 
-    from .core.calibration import calibrate
-    from .core.output import check_output
+    from ..core.calibration import calibrate
+    from ..core.output import check_output
 
     frames = [Path(f) for f in args.frames]
     flats = [Path(f) for f in args.flats or []]
@@ -176,7 +176,7 @@ def _calibrate(args) -> int:
 
 
 def _missing(source: Path):
-    from .core.errors import MissingInputError
+    from ..core.errors import MissingInputError
 
     what = "is a folder, not a raw file" if source.is_dir() else "does not exist"
     return MissingInputError(f"{source} {what}.")
@@ -184,8 +184,8 @@ def _missing(source: Path):
 
 def _demo(args) -> int:
     """napari with the sample and the widget where there is a display; the CLI otherwise."""
-    from .core.bundled import SAMPLE as sample
-    from .plugin.display import has_display
+    from ..core.bundled import SAMPLE as sample
+    from ..plugin.display import has_display
 
     if has_display():
         try:
@@ -202,13 +202,13 @@ def _demo(args) -> int:
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        from .core.errors import OutputError
+        from ..core.errors import OutputError
 
         raise OutputError(
             f"Cannot make the output folder {args.output_dir!r}: {err.strerror or err}."
         ) from None
     print(f"No display: enhancing the bundled sample {sample.name} (x100) on the command line.")
-    from .core.settings import EnhanceSettings, OutputSettings
+    from ..core.settings import EnhanceSettings, OutputSettings
 
     meta = _enhance_to_file(
         sample, [sample], out, EnhanceSettings(ratio=100), OutputSettings(overwrite=True), False, sample.name
@@ -221,7 +221,7 @@ def _demo(args) -> int:
 
 
 def _train(args) -> int:
-    from .training.train import TrainOptions, train
+    from ..training.train import TrainOptions, train
 
     opts = _options(TrainOptions, args, raws=args.raws or [])
     summary = train(opts, resume=args.resume, progress=not args.quiet)
@@ -233,7 +233,7 @@ def _train(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from .training.evaluate import EvalOptions, evaluate
+    from ..training.evaluate import EvalOptions, evaluate
 
     models = dict(m.split("=", 1) if "=" in m else (Path(m).stem, m) for m in (args.model or []))
     if not models:
@@ -282,7 +282,7 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from .core.errors import DarkvisionError
+    from ..core.errors import DarkvisionError
 
     try:
         return COMMANDS[args.command](args)
@@ -295,7 +295,3 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         return _fail(str(err))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

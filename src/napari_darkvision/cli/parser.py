@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import argparse
 
-from .batch.execute import WORKERLESS_TIMEOUT_S
-from .core.archs import ARCHITECTURES
-from .core.bundled import DEFAULT_MODEL, SHIPPED_MODELS
-from .core.output import FORMAT_NAMES
-from .core.parameters import DNG_COMPRESSIONS
+from ..batch.execute import WORKERLESS_TIMEOUT_S
+from ..core.archs import ARCHITECTURES
+from ..core.bundled import DEFAULT_MODEL, SHIPPED_MODELS
+from ..core.output import FORMAT_NAMES
+from ..core.parameters import DNG_COMPRESSIONS
 
 WEIGHTS_HELP = (
     f"a shipped model ({', '.join(f'{name}: {m.description}' for name, m in SHIPPED_MODELS.items())}; "
