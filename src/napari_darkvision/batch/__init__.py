@@ -44,14 +44,41 @@ from .summary import SUMMARY_NAME, UNFINISHED, BatchSummary, FileResult, Job, ch
 #: could not start; 128 + the signal's number after Ctrl-C or SIGTERM).
 SOME_FAILED = 1
 
-__all__ = ["FORMATS", "WORKERLESS_TIMEOUT_S", "BatchSummary", "ClusterLostError", "FileResult", "Job",
-           "SchedulerError", "collect_inputs", "enhance_file", "enhance_many", "local_cluster_size", "plan_jobs",
-           "run_from_cli"]  # fmt: skip
+__all__ = [
+    "FORMATS",
+    "WORKERLESS_TIMEOUT_S",
+    "BatchSummary",
+    "ClusterLostError",
+    "FileResult",
+    "Job",
+    "SchedulerError",
+    "collect_inputs",
+    "enhance_file",
+    "enhance_many",
+    "local_cluster_size",
+    "plan_jobs",
+    "run_from_cli",
+]
 
 
-def enhance_many(paths, out_dir, *, settings=None, format="png", overwrite=False, recursive=False, client=None,
-                 progress=None, scheduler=None, workers=None, threads=None, summary=None, include_outputs=False,
-                 dng_compression="ljpeg", **enhance_options) -> BatchSummary:  # fmt: skip
+def enhance_many(
+    paths,
+    out_dir,
+    *,
+    settings=None,
+    format="png",
+    overwrite=False,
+    recursive=False,
+    client=None,
+    progress=None,
+    scheduler=None,
+    workers=None,
+    threads=None,
+    summary=None,
+    include_outputs=False,
+    dng_compression="ljpeg",
+    **enhance_options,
+) -> BatchSummary:
     """Enhance many raws into `out_dir`; returns the :class:`BatchSummary` (also written there).
 
     Parameters
@@ -98,16 +125,42 @@ def enhance_many(paths, out_dir, *, settings=None, format="png", overwrite=False
 
     settings = settings_from(settings, **enhance_options)
     output = OutputSettings(overwrite=overwrite, dng_compression=dng_compression)
-    batch = _run(paths, out_dir, settings, output, format=format, recursive=recursive, client=client, progress=progress,
-                 scheduler=scheduler, workers=workers, threads=threads, summary=summary,
-                 include_outputs=include_outputs)  # fmt: skip
+    batch = _run(
+        paths,
+        out_dir,
+        settings,
+        output,
+        format=format,
+        recursive=recursive,
+        client=client,
+        progress=progress,
+        scheduler=scheduler,
+        workers=workers,
+        threads=threads,
+        summary=summary,
+        include_outputs=include_outputs,
+    )
     if batch.interrupted:
         raise KeyboardInterrupt
     return batch
 
 
-def _run(paths, out_dir, settings, output, *, format, recursive, client, progress, scheduler, workers, threads,
-         summary, include_outputs) -> BatchSummary:  # fmt: skip
+def _run(
+    paths,
+    out_dir,
+    settings,
+    output,
+    *,
+    format,
+    recursive,
+    client,
+    progress,
+    scheduler,
+    workers,
+    threads,
+    summary,
+    include_outputs,
+) -> BatchSummary:
     """The batch; Ctrl-C (and SIGTERM, where the CLI turns it into one) ends it as `interrupted`."""
     overwrite = output.overwrite
     options = {"enhance": _for_workers(settings), "output": output, "threads": _checked_threads(threads)}
@@ -118,8 +171,14 @@ def _run(paths, out_dir, settings, output, *, format, recursive, client, progres
     if out_dir.suffix.lower() in OUTPUT_FORMATS or out_dir.is_file():
         raise OutputError(f"The output of a batch is a folder, not the file {out_dir}.")
     started = time.perf_counter()
-    jobs, results = plan_jobs(paths, out_dir, format=format, recursive=recursive, overwrite=overwrite,
-                              include_outputs=include_outputs)  # fmt: skip
+    jobs, results = plan_jobs(
+        paths,
+        out_dir,
+        format=format,
+        recursive=recursive,
+        overwrite=overwrite,
+        include_outputs=include_outputs,
+    )
     if not jobs and not results:
         raise MissingInputError("No raw file to enhance in the inputs given.")
     sources = [job.source for job in jobs] + [result.source for result in results]
@@ -192,10 +251,21 @@ def run_from_cli(args, settings, output) -> int:
     if not args.output:
         raise OutputError("A batch writes into a folder: name it with -o OUT_DIR.")
     with _sigterm_as_interrupt() as received:
-        batch = _run(args.input, args.output, settings, output, format=args.format or "png", recursive=args.recursive,
-                     client=None, progress=False if args.quiet else None, scheduler=args.scheduler,
-                     workers=args.workers, threads=args.threads, summary=args.summary,
-                     include_outputs=args.include_outputs)  # fmt: skip
+        batch = _run(
+            args.input,
+            args.output,
+            settings,
+            output,
+            format=args.format or "png",
+            recursive=args.recursive,
+            client=None,
+            progress=False if args.quiet else None,
+            scheduler=args.scheduler,
+            workers=args.workers,
+            threads=args.threads,
+            summary=args.summary,
+            include_outputs=args.include_outputs,
+        )
     print(batch.report())
     if batch.summary_error:
         print(f"napari-darkvision: error: {batch.summary_error}", file=sys.stderr)

@@ -199,8 +199,9 @@ def _enhance_and_save(source: Path, output: Path, options: dict, report: Callabl
 # -- where the files run ---------------------------------------------------------------------------
 
 
-def local_cluster_size(workers: int | None = None, cores: int | None = None,
-                       memory_bytes: int | None = None) -> tuple[int, int]:  # fmt: skip
+def local_cluster_size(
+    workers: int | None = None, cores: int | None = None, memory_bytes: int | None = None
+) -> tuple[int, int]:
     """(workers, torch threads each) for this machine: workers x threads <= cores, and no more
     workers than the free memory holds (:data:`WORKER_MEMORY_BYTES` each)."""
     cores = cores or usable_cores()
@@ -261,8 +262,15 @@ def job_runner(jobs: list[Job], options: dict, client, scheduler: str | None, wo
 
             count, threads = local_cluster_size(workers)
             options = {**options, "threads": options.get("threads") or threads}
-            cluster = stack.enter_context(LocalCluster(n_workers=count, threads_per_worker=1, processes=True,
-                                                       dashboard_address=None, env=worker_environment(threads)))  # fmt: skip
+            cluster = stack.enter_context(
+                LocalCluster(
+                    n_workers=count,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    env=worker_environment(threads),
+                )
+            )
             client = stack.enter_context(Client(cluster))
             where = f"local Dask cluster, {count} worker{'s' * (count > 1)}"
         options = {**options, "threads": options.get("threads") or cluster_threads(client)}
@@ -298,9 +306,14 @@ def _run_on_dask(jobs: list[Job], options: dict, client, tracker) -> Iterator[Fi
     from distributed import KilledWorker, as_completed
 
     watch = _WorkerWatch(client)
-    futures = client.map(enhance_file, [str(j.source) for j in jobs], [str(j.output) for j in jobs],
-                         options=options, key=[f"darkvision-{i}-{os.getpid()}-{time.time_ns()}" for i in range(len(jobs))],
-                         retries=1)  # fmt: skip
+    futures = client.map(
+        enhance_file,
+        [str(j.source) for j in jobs],
+        [str(j.output) for j in jobs],
+        options=options,
+        key=[f"darkvision-{i}-{os.getpid()}-{time.time_ns()}" for i in range(len(jobs))],
+        retries=1,
+    )
     pending = dict(zip(futures, jobs, strict=True))
     client.subscribe_topic(STAGE_TOPIC, tracker.dask_event)
     finishing = as_completed(futures)
@@ -376,8 +389,14 @@ class ProgressTracker:
         show = bool(progress) if progress is not None and not callable(progress) else None
         hidden = show is False or total == 0
         self.stream = None if hidden else _stderr_of_its_own()
-        self.bar = tqdm(total=total, desc="enhance", unit="file", disable=hidden, file=self.stream or sys.stderr,
-                        bar_format="{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]")  # fmt: skip
+        self.bar = tqdm(
+            total=total,
+            desc="enhance",
+            unit="file",
+            disable=hidden,
+            file=self.stream or sys.stderr,
+            bar_format="{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]",
+        )
         self.started, self.done, self.current = time.perf_counter(), 0, ""
 
     def stage(self, name: str, stage: str) -> None:

@@ -97,8 +97,15 @@ def written_by_us(path: Path) -> bool:
     return made.startswith(ours) and note.startswith(ours)
 
 
-def plan_jobs(inputs, out_dir, *, format: str = "png", recursive: bool = False, overwrite: bool = False,
-              include_outputs: bool = False) -> tuple[list[Job], list[FileResult]]:  # fmt: skip
+def plan_jobs(
+    inputs,
+    out_dir,
+    *,
+    format: str = "png",
+    recursive: bool = False,
+    overwrite: bool = False,
+    include_outputs: bool = False,
+) -> tuple[list[Job], list[FileResult]]:
     """The files to enhance, and the results known before any work: skipped, ignored (DNGs we
     wrote, unless `include_outputs`) and failed inputs."""
     suffix = f".{_check_format(format)}"

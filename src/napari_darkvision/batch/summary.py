@@ -81,9 +81,14 @@ class BatchSummary:
         document.update(
             {key: value for key, value in asdict(self).items() if key not in ("files", "summary_error")}
         )
-        document.update(done=len(self.done), skipped=len(self.skipped), ignored=len(self.ignored),
-                        failed=len(self.failed), unfinished=len(self.unfinished),
-                        files_per_minute=round(self.files_per_minute, 2))  # fmt: skip
+        document.update(
+            done=len(self.done),
+            skipped=len(self.skipped),
+            ignored=len(self.ignored),
+            failed=len(self.failed),
+            unfinished=len(self.unfinished),
+            files_per_minute=round(self.files_per_minute, 2),
+        )
         table = io.StringIO()
         writer = csv.DictWriter(table, fieldnames=list(asdict(FileResult("", "", "")).keys()))
         writer.writeheader()
@@ -110,11 +115,15 @@ class BatchSummary:
 
     def report(self, limit: int = 20) -> str:
         """A few lines for a person: the counts, the failures (the first `limit`) and the files."""
-        lines = [f"{len(self.done)} done, {len(self.skipped)} skipped (output present), {len(self.failed)} "
-                 f"failed in {self.seconds:.1f} s ({self.files_per_minute:.1f} files/min, {self.runner})"]  # fmt: skip
+        lines = [
+            f"{len(self.done)} done, {len(self.skipped)} skipped (output present), {len(self.failed)} "
+            f"failed in {self.seconds:.1f} s ({self.files_per_minute:.1f} files/min, {self.runner})"
+        ]
         if self.ignored:
-            lines.append(f"  ignored: {len(self.ignored)} files written by napari-darkvision (--include-outputs "
-                         "enhances them again)")  # fmt: skip
+            lines.append(
+                f"  ignored: {len(self.ignored)} files written by napari-darkvision (--include-outputs "
+                "enhances them again)"
+            )
         lines += [f"  failed: {Path(r.source).name}: {r.reason}" for r in self.failed[:limit]]
         if len(self.failed) > limit:
             lines.append(f"  ... and {len(self.failed) - limit} more")

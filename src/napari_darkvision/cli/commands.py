@@ -214,10 +214,8 @@ def _demo(args) -> int:
         sample, [sample], out, EnhanceSettings(ratio=100), OutputSettings(overwrite=True), False, sample.name
     )
     print(f"{out}  (ratio x{meta['ratio']:g}, {meta['model']}, {meta['device']}, {meta['seconds']:.1f} s)")
-    code = 0
-    if code == 0:
-        print(f"Output written to {out.resolve()}")
-    return code
+    print(f"Output written to {out.resolve()}")
+    return 0
 
 
 def _train(args) -> int:

@@ -21,12 +21,12 @@ import numpy as np
 from .errors import OutputError
 from .metadata import ascii_value, photo_tags, png_text, processing_note
 from .output import write_atomically
-from .tiff_tags import ASCII, LONG, RATIONAL, SHORT, UNDEFINED
+from .tiff_tags import ASCII, LONG, RATIONAL, SHORT, UNDEFINED, Tag
 
 #: EXIF's required FlashpixVersion and ColorSpace (sRGB) of a rendered image.
-SRGB_EXIF = [(40960, UNDEFINED, b"0100"), (40961, SHORT, [1])]
+SRGB_EXIF = [(Tag.FlashpixVersion, UNDEFINED, b"0100"), (Tag.ColorSpace, SHORT, [1])]
 #: TIFF's InterColorProfile tag: the ICC profile of the pixels.
-ICC_PROFILE_TAG = 34675
+ICC_PROFILE_TAG = Tag.InterColorProfile
 #: PNG's sRGB chunk (rendering intent 0, perceptual) and the gAMA (1/2.2 x 100000) and cHRM (sRGB's
 #: white and primaries x 100000) that the PNG specification recommends beside it.
 PNG_SRGB_CHUNKS = [
@@ -121,7 +121,7 @@ def _png_metadata(raw, details: dict, note: str) -> list[tuple[bytes, bytes]]:
             chunks.append((b"tEXt", key.encode("latin-1") + b"\x00" + text.encode("latin-1", "replace")))
         ifd0, exif = photo_tags(raw, note)
         exif += SRGB_EXIF
-        header, ifds = tiff_bytes([*ifd0, (274, SHORT, [_orientation(raw, details)])], exif)
+        header, ifds = tiff_bytes([*ifd0, (Tag.Orientation, SHORT, [_orientation(raw, details)])], exif)
         chunks.append((b"eXIf", header + ifds))
     else:
         chunks.append((b"tEXt", b"Software\x00" + note.encode("latin-1", "replace")))
@@ -138,23 +138,40 @@ def write_tiff16(path: str | os.PathLike, rgb: np.ndarray, raw=None, details: di
 
     details = details or {}
     h, w, _ = rgb.shape
-    ifd0 = [(256, LONG, [w]), (257, LONG, [h]), (258, SHORT, [16, 16, 16]), (259, SHORT, [1]),
-            (262, SHORT, [2]), (274, SHORT, [_orientation(raw, details)]), (277, SHORT, [3]),
-            (278, LONG, [h]), (282, RATIONAL, [72, 1]), (283, RATIONAL, [72, 1]), (284, SHORT, [1]),
-            (296, SHORT, [2])]  # fmt: skip
+    ifd0 = [
+        (Tag.ImageWidth, LONG, [w]),
+        (Tag.ImageLength, LONG, [h]),
+        (Tag.BitsPerSample, SHORT, [16, 16, 16]),
+        (Tag.Compression, SHORT, [1]),
+        (Tag.PhotometricInterpretation, SHORT, [2]),
+        (Tag.Orientation, SHORT, [_orientation(raw, details)]),
+        (Tag.SamplesPerPixel, SHORT, [3]),
+        (Tag.RowsPerStrip, LONG, [h]),
+        (Tag.XResolution, RATIONAL, [72, 1]),
+        (Tag.YResolution, RATIONAL, [72, 1]),
+        (Tag.PlanarConfiguration, SHORT, [1]),
+        (Tag.ResolutionUnit, SHORT, [2]),
+    ]
     exif = []
     if raw is not None:
         tags, exif = photo_tags(raw)
         ifd0, exif = ifd0 + tags, exif + SRGB_EXIF
     else:
-        ifd0.append((305, ASCII, ascii_value(processing_note({}).split(";")[0])))
-    ifd0.append((270, ASCII, ascii_value(json.dumps(details, default=str))))
+        ifd0.append((Tag.Software, ASCII, ascii_value(processing_note({}).split(";")[0])))
+    ifd0.append((Tag.ImageDescription, ASCII, ascii_value(json.dumps(details, default=str))))
     ifd0.append((ICC_PROFILE_TAG, UNDEFINED, srgb_profile()))
     write_tiff(path, rgb, ifd0, exif)
 
 
-def save_rgb16(path: str | os.PathLike, rgb: np.ndarray, metadata: dict | None = None, *,
-               overwrite: bool = False, sources=(), raw=None) -> None:  # fmt: skip
+def save_rgb16(
+    path: str | os.PathLike,
+    rgb: np.ndarray,
+    metadata: dict | None = None,
+    *,
+    overwrite: bool = False,
+    sources=(),
+    raw=None,
+) -> None:
     """Write a 16-bit PNG or TIFF whole or not at all (:func:`~.output.write_atomically`), with
     the photo's metadata when `raw` (the source :class:`~.raw.RawImage`) is given."""
     suffix = os.path.splitext(os.fspath(path))[1].lower()
@@ -172,8 +189,16 @@ def save_rgb16(path: str | os.PathLike, rgb: np.ndarray, metadata: dict | None =
     write_atomically(path, write, overwrite=overwrite, sources=sources)
 
 
-def save_dng(path: str | os.PathLike, raw, mosaic: np.ndarray, details: dict | None = None, *,
-             overwrite: bool = False, sources=(), compression: str = "ljpeg") -> None:  # fmt: skip
+def save_dng(
+    path: str | os.PathLike,
+    raw,
+    mosaic: np.ndarray,
+    details: dict | None = None,
+    *,
+    overwrite: bool = False,
+    sources=(),
+    compression: str = "ljpeg",
+) -> None:
     """Write `mosaic` (uint16, shaped like ``raw.mosaic``) as a DNG with `raw`'s levels, colour
     calibration and EXIF, whole or not at all; `details` (ratio, model...) become its note.
     `compression`: "ljpeg" (lossless JPEG) or "none" (:data:`~.parameters.DNG_COMPRESSIONS`)."""
@@ -189,8 +214,12 @@ def save_dng(path: str | os.PathLike, raw, mosaic: np.ndarray, details: dict | N
         )
     staged = dataclasses.replace(raw, mosaic=mosaic)
     note = processing_note(details)
-    write_atomically(path, lambda temporary: write_dng(temporary, staged, note=note, compression=compression),
-                     overwrite=overwrite, sources=[*sources, raw.path])  # fmt: skip
+    write_atomically(
+        path,
+        lambda temporary: write_dng(temporary, staged, note=note, compression=compression),
+        overwrite=overwrite,
+        sources=[*sources, raw.path],
+    )
 
 
 def save_result(

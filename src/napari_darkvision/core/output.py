@@ -55,8 +55,13 @@ def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
         return False
 
 
-def check_output(target: str | os.PathLike, *, sources: Iterable[str | os.PathLike] = (), overwrite: bool = False,
-                 formats: Iterable[str] = OUTPUT_FORMATS) -> Path:  # fmt: skip
+def check_output(
+    target: str | os.PathLike,
+    *,
+    sources: Iterable[str | os.PathLike] = (),
+    overwrite: bool = False,
+    formats: Iterable[str] = OUTPUT_FORMATS,
+) -> Path:
     """Validate `target` before work starts; returns it as a Path, or raises OutputError."""
     path = _check_target(target, sources, overwrite, formats)
     handle, probe = _temporary_beside(path)
@@ -93,9 +98,14 @@ def _temporary_beside(path: Path) -> tuple[int, str]:
         ) from None
 
 
-def write_atomically(target: str | os.PathLike, write: Callable[[str], None], *, overwrite: bool = False,
-                     sources: Iterable[str | os.PathLike] = (),
-                     formats: Iterable[str] = OUTPUT_FORMATS) -> Path:  # fmt: skip
+def write_atomically(
+    target: str | os.PathLike,
+    write: Callable[[str], None],
+    *,
+    overwrite: bool = False,
+    sources: Iterable[str | os.PathLike] = (),
+    formats: Iterable[str] = OUTPUT_FORMATS,
+) -> Path:
     """Call ``write(temporary_path)`` to make the whole file, then move it to `target`.
 
     Checks the target first (:func:`check_output`). Whatever goes wrong while writing, disk full

@@ -17,11 +17,48 @@ from .errors import MissingInputError, RawReadError
 from .tiff_tags import camera_and_exposure, check_data_declared
 
 #: Extensions of the Bayer raw formats LibRaw reads (lower case, no dot).
-RAW_EXTENSIONS = (
-    "3fr", "ari", "arw", "bay", "cap", "cr2", "cr3", "crw", "dcr", "dcs", "dng", "drf", "eip",
-    "erf", "fff", "iiq", "k25", "kdc", "mdc", "mef", "mos", "mrw", "nef", "nrw", "orf", "pef",
-    "ptx", "pxn", "r3d", "raf", "raw", "rw2", "rwl", "rwz", "sr2", "srf", "srw", "x3f",
-)  # fmt: skip
+RAW_EXTENSIONS = tuple(
+    [
+        "3fr",
+        "ari",
+        "arw",
+        "bay",
+        "cap",
+        "cr2",
+        "cr3",
+        "crw",
+        "dcr",
+        "dcs",
+        "dng",
+        "drf",
+        "eip",
+        "erf",
+        "fff",
+        "iiq",
+        "k25",
+        "kdc",
+        "mdc",
+        "mef",
+        "mos",
+        "mrw",
+        "nef",
+        "nrw",
+        "orf",
+        "pef",
+        "ptx",
+        "pxn",
+        "r3d",
+        "raf",
+        "raw",
+        "rw2",
+        "rwl",
+        "rwz",
+        "sr2",
+        "srf",
+        "srw",
+        "x3f",
+    ]
+)
 
 #: The 2x2 layouts we accept, named by their colours read left-to-right, top-to-bottom.
 BAYER_LAYOUTS = ("RGGB", "BGGR", "GRBG", "GBRG")

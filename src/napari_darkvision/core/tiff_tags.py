@@ -15,8 +15,21 @@ BYTE, ASCII, SHORT, LONG, RATIONAL, SBYTE, UNDEFINED, SSHORT, SLONG, SRATIONAL, 
     1, 14
 )
 #: TIFF field type -> struct code of one value (rationals are two of them).
-STRUCT_CODES = {BYTE: "B", ASCII: "B", SHORT: "H", LONG: "I", RATIONAL: "I", SBYTE: "b", UNDEFINED: "B",
-                SSHORT: "h", SLONG: "i", SRATIONAL: "i", FLOAT: "f", DOUBLE: "d", IFD: "I"}  # fmt: skip
+STRUCT_CODES = {
+    BYTE: "B",
+    ASCII: "B",
+    SHORT: "H",
+    LONG: "I",
+    RATIONAL: "I",
+    SBYTE: "b",
+    UNDEFINED: "B",
+    SSHORT: "h",
+    SLONG: "i",
+    SRATIONAL: "i",
+    FLOAT: "f",
+    DOUBLE: "d",
+    IFD: "I",
+}
 #: Field types whose values are kept as bytes.
 BYTE_TYPES = (BYTE, ASCII, SBYTE, UNDEFINED)
 
@@ -38,7 +51,10 @@ class Tag(enum.IntEnum):
     SamplesPerPixel = 277
     RowsPerStrip = 278
     StripByteCounts = 279
+    XResolution = 282
+    YResolution = 283
     PlanarConfiguration = 284
+    ResolutionUnit = 296
     Software = 305
     TileWidth = 322
     TileLength = 323
@@ -49,11 +65,14 @@ class Tag(enum.IntEnum):
     CFARepeatPatternDim = 33421
     CFAPattern = 33422
     ExifTag = 34665
+    InterColorProfile = 34675
     GPSTag = 34853
     ISOSpeedRatings = 34855
     ExifVersion = 36864
     DateTimeOriginal = 36867
     FocalLength = 37386
+    FlashpixVersion = 40960
+    ColorSpace = 40961
     BodySerialNumber = 42033
     LensMake = 42035
     LensModel = 42036

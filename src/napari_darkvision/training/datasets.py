@@ -226,8 +226,9 @@ def held_out_photos(
         rgb = image[y : y + c, x : x + c].astype(np.float32) / 255.0
         rng = np.random.default_rng([seed, i])
         look = random_look(rng)
-        items += _darkened_by_cameras(f"{path.stem}@corner{i % 4}", unprocess(rgb, look), look, noise_model,
-                                      rng, ratios, i)  # fmt: skip
+        items += _darkened_by_cameras(
+            f"{path.stem}@corner{i % 4}", unprocess(rgb, look), look, noise_model, rng, ratios, i
+        )
     return items
 
 

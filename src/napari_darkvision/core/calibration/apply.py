@@ -105,6 +105,9 @@ def prepare(raw: RawImage, profile) -> tuple[RawImage, tuple, dict]:
         corrected, noise = apply_profile(raw, chosen)
     if notes:
         warnings.warn(ProfileMismatchWarning(mismatch_message(notes)), stacklevel=3)
-    meta = {"profile": chosen.path or chosen.camera, "profile_frames": chosen.frames,
-            "profile_mismatch": mismatch_message(notes) if notes else ""}  # fmt: skip
+    meta = {
+        "profile": chosen.path or chosen.camera,
+        "profile_frames": chosen.frames,
+        "profile_mismatch": mismatch_message(notes) if notes else "",
+    }
     return corrected, noise, meta
