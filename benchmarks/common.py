@@ -3,6 +3,7 @@ that collects the table's rows and the targets' verdicts."""
 
 from __future__ import annotations
 
+import json
 import statistics
 import sys
 import time
@@ -21,6 +22,14 @@ SIZE_LABELS = {"12mp": "12 MP", "61mp": "61 MP"}
 BLACK, WHITE = 512.0, 16383.0
 #: The targets of the "fast on an ordinary laptop" issue are in the module of their measurement.
 NONE = "–"  # a table cell with nothing to say
+
+
+def save_report(kind: str, name: str, report: dict) -> Path:
+    """Write a measurement's report to ``research/benchmarks/<kind>-<name>.json``; the path."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    target = RESULTS / f"{kind}-{name}.json"
+    target.write_text(json.dumps(report, indent=2) + "\n")
+    return target
 
 
 # -- inputs ----------------------------------------------------------------------------------------

@@ -16,7 +16,6 @@ Writes ``research/benchmarks/demosaic-<name>.json`` and prints the table.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import socket
 import sys
@@ -27,19 +26,17 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import save_report
+
+from napari_darkvision.core.render import LIBRAW_OPTIONS
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SHARED = ROOT.parent / "shared"
-OUT = ROOT / "research" / "benchmarks"
 ALGORITHMS = ("AHD", "AAHD", "DCB", "DHT", "PPG", "VNG", "LINEAR")
-#: Issue 21's rendering (``core.render`` takes it over from the render helper).
-OPTIONS = {
-    "use_camera_wb": True,
-    "no_auto_bright": True,
-    "output_bps": 16,
-    "adjust_maximum_thr": 0.0,
-    "gamma": (2.4, 12.92),
-}
+#: The product's one rendering (results and references alike).
+OPTIONS = LIBRAW_OPTIONS
 
 
 def render_packed(packed: np.ndarray, look, folder: str) -> dict[str, np.ndarray]:
@@ -193,9 +190,7 @@ def main(argv=None) -> int:
         "rows": rows,
         "table": text,
     }
-    OUT.mkdir(parents=True, exist_ok=True)
-    target = OUT / f"demosaic-{args.name}.json"
-    target.write_text(json.dumps(report, indent=2) + "\n")
+    target = save_report("demosaic", args.name, report)
     print(f"{text}\n\nwrote {target}")
     return 0
 

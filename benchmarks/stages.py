@@ -34,10 +34,12 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import save_report
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SHARED = ROOT.parent / "shared"
-OUT = ROOT / "research" / "benchmarks"
 RATIO = 100.0
 ISO = 3200
 SONY_K_PER_ISO = 9.56e-4  # as sample_data/make_sample.py
@@ -368,9 +370,7 @@ def main(argv=None) -> int:
         "summary": summary,
         "table": text,
     }
-    OUT.mkdir(parents=True, exist_ok=True)
-    target = OUT / f"stages-{args.name}.json"
-    target.write_text(json.dumps(report, indent=2) + "\n")
+    target = save_report("stages", args.name, report)
     print(f"{source}\n\n{text}\n\nwrote {target}")
     return 0
 
