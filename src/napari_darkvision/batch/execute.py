@@ -14,10 +14,10 @@ import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from ..core.errors import DarkvisionError
+from ..core.errors import DarkvisionError, OutputExistsError
 from ..core.output import check_output
 from ..core.parameters import usable_cores
-from .summary import DONE, FAILED, FileResult, Job
+from .summary import DONE, FAILED, SKIPPED, FileResult, Job
 
 #: Torch threads per local worker: one worker per core runs a file's reading, rendering and
 #: writing beside another's network, faster than fewer, wider workers (benchmarks/README.md).
@@ -94,6 +94,10 @@ def enhance_file(source: str, output: str, options: dict, on_stage: Callable | N
     with _libraries_quiet(alone) as said:
         try:
             threads = _enhance_and_save(Path(source), Path(output), options, report)
+        except OutputExistsError:
+            # written whole by an earlier attempt whose worker died before it could say so
+            reason = "its output is present (an earlier attempt or run wrote it)"
+            return FileResult(source, output, SKIPPED, reason, _since(started), str(where))
         except DarkvisionError as err:
             failure = str(err)
         except Exception as err:  # noqa: BLE001 - a bug or a resource shortage: recorded, and the batch goes on
