@@ -18,8 +18,8 @@ Failure policy, chosen for napari 0.9 / npe2 0.10:
 
 - :func:`napari_get_reader` refuses (returns None) only what cannot be raws at all: a missing
   file, an extension LibRaw does not read, a list holding either, a folder without raw files.
-  It does not open the files, because a refusal reaches the user only as "napari-darkvision refused the
-  file", which explains nothing.
+  It does not open the files, because a refusal reaches the user only as "napari-darkvision
+  refused the file", which explains nothing.
 - The reader function never raises: if npe2 sees an exception, or an empty list, it raises
   ``ValueError``/``ReaderPluginError`` into ``viewer.open`` (a traceback in scripts, a
   "choose another reader" dialog in the GUI). Instead, it shows why the file cannot be used as
