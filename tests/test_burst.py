@@ -13,7 +13,7 @@ import sys
 import numpy as np
 import pytest
 
-from helpers import ROOT, TEST_RAW
+from helpers import ROOT, TEST_RAW, synthetic_raw
 from napari_darkvision.cli import main
 from napari_darkvision.core import burst as burst_module
 from napari_darkvision.core.burst import check_burst, merge_burst, merge_steps
@@ -80,6 +80,15 @@ def test_merge_does_not_ghost(burst):
     assert np.all(bias < 0.1 * contrast + 0.005), f"bias {bias} against contrast {contrast}"
     assert merged.variance_scale[box].mean() > 0.6  # nearly frame 0 alone there
     assert merged.variance_scale[~burst.path].mean() < 0.45  # static: about a quarter
+
+
+def test_small_frames_merge():
+    """Frames whose coarsest pyramid level is smaller than one tile (a crop, a small stack in
+    napari) merge too: four static frames of independent noise are worth more than two."""
+    frames = [synthetic_raw(shape=(256, 384), seed=seed) for seed in range(4)]
+    merged = merge_burst(frames)
+    assert merged.raw.mosaic.shape == (256, 384)
+    assert 2.0 < merged.effective_frames <= 4.0
 
 
 def test_mismatched_frames_refused_before_reading(tmp_path, monkeypatch):

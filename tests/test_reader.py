@@ -1,13 +1,17 @@
-"""The reader: synthetic DNGs of every Bayer layout, the shared real raws, and what it refuses."""
+"""The reader: synthetic DNGs of every Bayer layout, the shared real raws, stacks of raws (a
+folder, files opened as a stack), and what it refuses."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pytest
 
-from helpers import BLACK, WHITE, shared_files
+from helpers import BLACK, SMALL_SHAPE, WHITE, shared_files, synthetic_raw
+from napari_darkvision.core.dng import write_dng
 from napari_darkvision.core.raw import BAYER_LAYOUTS, RAW_EXTENSIONS, read_raw
-from napari_darkvision.plugin.reader import napari_get_reader
+from napari_darkvision.plugin.reader import FRAMES_KEY, napari_get_reader
 
 REAL_RAWS = shared_files(patterns=("*.dng", "*.DNG", "*.CR2"))
 
@@ -89,14 +93,16 @@ def test_get_reader_refuses_other_extensions(tmp_path, name):
     assert napari_get_reader(str(path)) is None
 
 
-def test_get_reader_refuses_directories_lists_and_missing_files(tmp_path, make_dng):
+def test_get_reader_refuses_what_holds_no_raws(tmp_path, make_dng):
     path, _ = make_dng()
     folder = tmp_path / "folder.dng"
     folder.mkdir()
-    assert napari_get_reader(str(folder)) is None
-    assert napari_get_reader(str(tmp_path)) is None
-    assert napari_get_reader([str(path)]) is None
-    assert napari_get_reader([str(path), str(path)]) is None
+    (folder / "notes.txt").write_text("not a raw")
+    (folder / ".hidden.dng").write_bytes(b"\0" * 64)
+    assert napari_get_reader(str(folder)) is None  # a folder without raws: for other readers
+    assert napari_get_reader([]) is None
+    assert napari_get_reader([str(path), str(folder / "notes.txt")]) is None
+    assert napari_get_reader([str(path), str(tmp_path / "missing.dng")]) is None
     assert napari_get_reader(str(tmp_path / "missing.dng")) is None
     assert napari_get_reader(None) is None
     assert napari_get_reader(str(path).encode()) is None
@@ -113,4 +119,101 @@ def test_manifest_patterns_cover_raw_extensions():
     patterns = set(reader.filename_patterns)
     for extension in RAW_EXTENSIONS:
         assert {f"*.{extension}", f"*.{extension.upper()}"} <= patterns
-    assert reader.accepts_directories is False
+    assert reader.accepts_directories is True  # a folder of raws opens as one stack
+
+
+def write_frames(folder, count: int = 3, **changes) -> list:
+    """`count` DNGs of one synthetic camera in `folder` (independent noise, frame_0.dng first),
+    `changes` applied to the last frame's RawImage; returns their paths."""
+    folder.mkdir(exist_ok=True)
+    paths = []
+    for index in range(count):
+        raw = synthetic_raw(seed=index)
+        if index == count - 1 and changes:
+            shape = changes.pop("shape", None)
+            raw = synthetic_raw(shape=shape, seed=index) if shape else raw
+            raw = dataclasses.replace(raw, **changes)
+        paths.append(folder / f"frame_{index}.dng")
+        write_dng(paths[-1], raw)
+    return paths
+
+
+def assert_stack_of(layer, paths) -> None:
+    """`layer` is one (N, H, W) stack of the raws at `paths`, each frame's metadata kept."""
+    assert layer._type_string == "image" and not layer.rgb
+    assert layer.data.shape == (len(paths), *SMALL_SHAPE) and layer.data.dtype == np.uint16
+    frames = layer.metadata[FRAMES_KEY]
+    assert len(frames) == len(paths)
+    for index, path in enumerate(paths):
+        expected = read_raw(path)
+        np.testing.assert_array_equal(layer.data[index], expected.mosaic)
+        assert frames[index] == expected.metadata()  # as the single-file reader gives it
+        assert frames[index]["path"] == str(path)
+    # frame 0's at the top level: whatever reads one raw's metadata still works
+    assert {k: v for k, v in layer.metadata.items() if k != FRAMES_KEY} == frames[0]
+    assert layer.metadata["darkvision_raw"] is True and layer.metadata["cfa"] == "RGGB"
+    low, high = layer.contrast_limits
+    assert low == min(BLACK) and min(BLACK) < high < WHITE
+
+
+@pytest.mark.napari
+def test_folder_opens_as_one_stack(make_napari_viewer, tmp_path):
+    paths = write_frames(tmp_path / "night shoot", 3)
+    (tmp_path / "night shoot" / "notes.txt").write_text("not a raw")
+    viewer = make_napari_viewer()
+    layers = viewer.open(tmp_path / "night shoot", plugin="napari-darkvision")
+    assert len(layers) == 1
+    assert layers[0].name == "night shoot"
+    assert_stack_of(layers[0], paths)
+
+
+@pytest.mark.napari
+def test_files_opened_as_a_stack(make_napari_viewer, tmp_path):
+    paths = write_frames(tmp_path / "burst", 3)
+    chosen = [paths[2], paths[0], paths[1]]  # the order asked for, frame 0 first
+    viewer = make_napari_viewer()
+    (layer,) = viewer.open(chosen, stack=True, plugin="napari-darkvision")
+    assert layer.name == "frame_2"
+    assert_stack_of(layer, chosen)
+    # a multi-selection opened as files (not as a stack) gives one 2-D layer each, as before
+    singles = viewer.open(paths[:2], plugin="napari-darkvision")
+    assert [layer.data.shape for layer in singles] == [SMALL_SHAPE, SMALL_SHAPE]
+    assert all(FRAMES_KEY not in layer.metadata for layer in singles)
+
+
+@pytest.mark.napari
+def test_one_raw_as_a_stack_or_folder_is_one_2d_layer(make_napari_viewer, tmp_path):
+    (path,) = write_frames(tmp_path / "one", 1)
+    viewer = make_napari_viewer()
+    for source, stack in ((path, True), (tmp_path / "one", False)):
+        (layer,) = viewer.open([source], stack=stack, plugin="napari-darkvision")
+        assert layer.data.shape == SMALL_SHAPE and FRAMES_KEY not in layer.metadata
+        np.testing.assert_array_equal(layer.data, read_raw(path).mosaic)
+
+
+MISMATCHES = {
+    "camera": ({"make": "Other", "model": "Camera"}, "camera is Other Camera"),
+    "size": ({"shape": (192, 256)}, "size is 192x256"),
+    "colour filter": ({"cfa": "BGGR"}, "colour filter is BGGR"),
+}
+
+
+@pytest.mark.napari
+@pytest.mark.parametrize("as_folder", [True, False], ids=["folder", "list"])
+@pytest.mark.parametrize("mismatch", MISMATCHES.values(), ids=MISMATCHES.keys())
+def test_frames_of_another_camera_are_refused(
+    make_napari_viewer, tmp_path, notifications, mismatch, as_folder
+):
+    changes, words = mismatch
+    paths = write_frames(tmp_path / "mixed", 3, **changes)
+    viewer = make_napari_viewer()
+    source = tmp_path / "mixed" if as_folder else paths
+    layers = viewer.open(source, stack=not as_folder, plugin="napari-darkvision")
+    assert layers == [] and len(viewer.layers) == 0
+    messages = [str(n.message) for n in notifications]
+    assert len(messages) == 1, messages
+    (message,) = messages
+    assert message.startswith("napari-darkvision: ") and "\n" not in message
+    assert "frame_2.dng" in message and "frame_0.dng" in message and words in message, message
+    viewer.open(paths[0], plugin="napari-darkvision")  # napari stays usable
+    assert len(viewer.layers) == 1

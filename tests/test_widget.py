@@ -403,3 +403,132 @@ def test_in_the_layers_filter_menu(make_napari_viewer):
     make_napari_viewer()
     items = get_app_model().menus.get_menu("napari/layers/filter")
     assert any("napari-darkvision" in str(getattr(item, "command", item)) for item in items)
+
+
+# -- a stack layer (a burst) ------------------------------------------------------------------
+
+
+@pytest.fixture
+def stack_viewer(make_napari_viewer, tmp_path):
+    """A viewer with a stack of five synthetic frames of one scene (independent noise), docked."""
+    from helpers import synthetic_raw
+    from napari_darkvision.core.dng import write_dng
+
+    paths = [tmp_path / "burst" / f"frame_{index}.dng" for index in range(5)]
+    paths[0].parent.mkdir()
+    for index, path in enumerate(paths):
+        write_dng(path, synthetic_raw(seed=index))
+    viewer = make_napari_viewer()
+    (layer,) = viewer.open(paths[0].parent, plugin="napari-darkvision")
+    return viewer, docked(viewer), layer, paths
+
+
+def enhanced_directly(widget, sources, ratio: float = 100.0) -> np.ndarray:
+    """What enhance_steps makes of `sources` (a burst, or one raw) with the widget's settings."""
+    from napari_darkvision.core.pipeline import enhance_steps, run_to_end
+
+    steps = enhance_steps(sources, ratio=ratio, weights=widget.model.value, sensor_orientation=True)
+    return run_to_end(steps).image
+
+
+def test_burst_of_all_frames(stack_viewer, qtbot):
+    viewer, widget, stack, paths = stack_viewer
+    assert stack.data.shape == (5, 256, 384)
+    assert not widget.burst.native.isHidden() and widget.burst.value == "all frames"
+    assert widget.burst_window.native.isHidden()  # only for "around the current"
+    widget.ratio_preset.value = "x100"
+    seen = []
+    widget.enhance_button.clicked.emit()
+    widget.worker.yielded.connect(seen.append)
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=TIMEOUT_MS)
+    result = widget.last_result_layer
+    assert result is not None, widget.status.value
+    # napari shows a stack's middle frame first: the reference, so the result has its view
+    assert viewer.dims.current_step[0] == 2
+    assert len(viewer.layers) == 2 and result.name == "frame_2 [darkvision ×100, burst of 5]"
+    assert result.rgb and result.data.shape == (256, 384, 3)
+    assert result.metadata["burst_frames"] == 5 and result.metadata["burst_effective_frames"] > 2
+    assert result.metadata["darkvision_source"]["path"] == str(paths[2])
+    assert "darkvision_frames" not in result.metadata
+    stages = [step.stage for step in seen]
+    assert stages.count("align") == stages.count("merge") == 4 and "network" in stages
+    assert stages.index("merge") < stages.index("network")  # frames first, then the tiles
+    # the same as the API on the same frames, the reference first; not the reference alone
+    frames = [read_raw(paths[i]) for i in (2, 0, 1, 3, 4)]
+    np.testing.assert_array_equal(result.data, enhanced_directly(widget, frames))
+    alone = enhanced_directly(widget, frames[0])
+    difference = np.abs(result.data.astype(np.float64) - alone).mean()
+    print(f"burst of 5 vs its reference alone: mean |difference| {difference:.0f} of 65535")
+    assert difference > 100
+
+
+def test_burst_around_the_current_frame(stack_viewer, qtbot):
+    viewer, widget, stack, paths = stack_viewer
+    viewer.dims.set_current_step(0, 3)
+    widget.burst.value = "around the current"
+    assert not widget.burst_window.native.isHidden()
+    widget.burst_window.value = 3
+    request = widget._request()
+    assert [frame.path for frame in request.frames] == [str(paths[i]) for i in (3, 2, 4)]
+    # the live preview: the current frame alone
+    preview = widget.preview_request(None)
+    assert preview.frames == () and preview.raw.path == str(paths[3])
+    np.testing.assert_array_equal(preview.raw.mosaic, stack.data[3])
+    widget.ratio_preset.value = "x100"
+    result = enhance_with_button(qtbot, widget)
+    assert result.name == "frame_3 [darkvision ×100, burst of 3]"
+    frames = [read_raw(paths[i]) for i in (3, 2, 4)]  # the current frame the reference
+    np.testing.assert_array_equal(result.data, enhanced_directly(widget, frames))
+    # at the end of the stack, the window moves to stay inside it
+    viewer.dims.set_current_step(0, 4)
+    assert [frame.path for frame in widget._request().frames] == [str(paths[i]) for i in (4, 2, 3)]
+
+
+def test_cancel_between_frames(stack_viewer, qtbot, notifications, forward_calls, monkeypatch):
+    from napari_darkvision.core import burst
+
+    align = burst.align
+
+    def slow_align(*args):  # as a 12 MP frame would take: the cancel comes between frames
+        time.sleep(0.5)
+        return align(*args)
+
+    monkeypatch.setattr(burst, "align", slow_align)
+    viewer, widget, _, _ = stack_viewer
+    widget.ratio_preset.value = "x100"
+    seen = []
+    worker = widget.start()
+    worker.yielded.connect(seen.append)
+    with qtbot.waitSignal(worker.yielded, timeout=TIMEOUT_MS):
+        pass
+    widget.cancel()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=TIMEOUT_MS)
+    assert len(viewer.layers) == 1 and widget.last_result_layer is None
+    assert widget.status.value == "cancelled"
+    assert seen and all(step.stage in ("read", "align", "merge") for step in seen)
+    assert forward_calls == []  # the network never ran
+    assert any("cancelled" in str(n.message) for n in notifications)
+    assert widget.enhance_button.enabled and widget.burst.enabled
+
+
+def test_burst_controls_only_for_a_stack(make_napari_viewer, make_dng):
+    viewer = make_napari_viewer()
+    viewer.open(make_dng()[0], plugin="napari-darkvision")
+    widget = docked(viewer)
+    assert widget.burst.native.isHidden() and widget.burst_window.native.isHidden()
+    assert widget._request().frames == ()
+
+
+def test_preview_follows_the_current_frame(stack_viewer, qtbot):
+    viewer, widget, stack, paths = stack_viewer
+    widget.ratio_preset.value = "x100"
+    widget.preview.value = True
+    for frame in (2, 1, 4):
+        viewer.dims.set_current_step(0, frame)
+        preview = wait_preview(qtbot, widget)
+        assert "burst_frames" not in preview.metadata  # the current frame alone
+        assert tuple(preview.scale) == (1.0, 1.0) and preview.data.shape[-1] == 3
+        top, bottom, left, right = preview.metadata["preview_box"]
+        crop = read_raw(paths[frame])
+        crop.mosaic, crop.path = crop.mosaic[top:bottom, left:right], ""
+        np.testing.assert_array_equal(preview.data, enhanced_directly(widget, crop))

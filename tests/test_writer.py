@@ -21,6 +21,17 @@ def test_a_raw_layer_saves_as_dng_through_napari(make_napari_viewer, make_dng, t
     np.testing.assert_array_equal(back.mosaic, raw.mosaic)
 
 
+def test_a_stack_of_raws_is_refused_with_a_message(make_napari_viewer, make_dng, tmp_path):
+    from napari_darkvision.core.errors import OutputError
+
+    paths = [make_dng(name=f"frame_{index}.dng")[0] for index in range(2)]
+    viewer = make_napari_viewer()
+    viewer.open(paths, stack=True, plugin="napari-darkvision")
+    with pytest.raises(OutputError, match="A stack of raws is several files"):
+        viewer.layers.save(str(tmp_path / "saved.dng"), selected=False, plugin="napari-darkvision")
+    assert not (tmp_path / "saved.dng").exists()
+
+
 def test_an_enhanced_layer_saves_as_dng_and_png(make_napari_viewer, make_dng, tmp_path):
     source, raw = make_dng("RGGB")
     viewer = make_napari_viewer()

@@ -177,6 +177,10 @@ def _tile_search(reference: np.ndarray, frame: np.ndarray, guess: np.ndarray, ti
     `radius` of its `guess` (th, tw, 2) that best matches `frame`, and the squared differences
     of every candidate: (th, tw, 2) int, (th, tw, 2r+1, 2r+1) float."""
     th, tw = guess.shape[:2]
+    short = (max(0, th * tile - reference.shape[0]), max(0, tw * tile - reference.shape[1]))
+    if any(short):  # a small frame's coarsest level is smaller than one tile
+        extra = ((0, short[0]), (0, short[1]))
+        reference, frame = np.pad(reference, extra, mode="edge"), np.pad(frame, extra, mode="edge")
     ref_tiles = reference[: th * tile, : tw * tile].reshape(th, tile, tw, tile).transpose(0, 2, 1, 3)
     margin = int(np.abs(guess).max()) + radius + 1
     padded = np.pad(frame, margin, mode="edge")

@@ -1,5 +1,5 @@
 """The Enhance widget's live preview: the region of the raw the canvas shows (camera centre and
-zoom, canvas size), enhanced at full resolution in a thread when the view or a control settles
+zoom, canvas size; of a stack layer, the frame the dims slider shows), enhanced at full resolution in a thread when the view or a control settles
 (debounced), superseded by newer requests, into one preview layer.
 
 :class:`LivePreview` is a component the widget owns; it asks the widget only what
@@ -71,6 +71,7 @@ class LivePreview:
             viewer_camera(viewer).events.center,
             viewer_camera(viewer).events.zoom,
             viewer.canvas.events.size,
+            viewer.dims.events.current_step,  # another frame of a stack layer
         )
         for emitter in self._view_events:
             emitter.connect(self.on_view_changed)

@@ -1,6 +1,7 @@
 """What the Enhance widget asks for and what it makes, apart from Qt: the ratio presets, turning a
-layer back into a RawImage, the region of the raw the canvas shows, and naming and describing
-the result layer (the metadata contract the napari writer relies on)."""
+layer (or a frame of a stack layer) back into a RawImage, the frames of a stack to merge, the
+region of the raw the canvas shows, and naming and describing the result layer (the metadata
+contract the napari writer relies on)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from ..core.errors import DarkvisionError, EnhanceError, RawReadError
 from ..core.pipeline import Enhanced
 from ..core.raw import RawImage
 from ..core.settings import EnhanceSettings
+from .reader import FRAMES_KEY
 
 #: Exposure ratio presets: SID's Sony ratios, "auto" (estimated from the raw) and "custom".
 RATIO_PRESETS: dict[str, float | None] = {"auto": None, "x100": 100.0, "x250": 250.0, "x300": 300.0}
@@ -28,6 +30,10 @@ PRESET_NAMES = (*RATIO_PRESETS, CUSTOM)
 PREVIEW_PIXELS = 1024 * 1024
 #: Fewest rows or columns of a preview region (LibRaw cannot render smaller ones).
 PREVIEW_MIN_SIDE = 64
+#: What a stack layer's burst merges: every frame, or a window of frames around the current one.
+BURST_ALL = "all frames"
+BURST_AROUND = "around the current"
+BURST_MODES = (BURST_ALL, BURST_AROUND)
 
 
 def is_raw_layer(layer) -> bool:
@@ -36,6 +42,31 @@ def is_raw_layer(layer) -> bool:
 
     metadata = getattr(layer, "metadata", None) or {}
     return isinstance(layer, Image) and bool(metadata.get("darkvision_raw"))
+
+
+def is_stack_layer(layer) -> bool:
+    """A raw layer holding a stack (N, H, W) of frames, each with its raw metadata (the reader's)."""
+    frames = (getattr(layer, "metadata", None) or {}).get(FRAMES_KEY)
+    shape = np.shape(getattr(layer, "data", None))
+    return isinstance(frames, list) and len(shape) == 3 and len(frames) == shape[0]
+
+
+def current_frame(layer, viewer) -> int:
+    """The frame of a stack layer the viewer shows (where its dims slider stands), 0 to N - 1."""
+    index = float(layer.world_to_data(viewer.dims.point)[0])
+    return int(np.clip(round(index), 0, np.shape(layer.data)[0] - 1))
+
+
+def burst_frames(count: int, current: int, window: int | None = None) -> tuple[int, ...]:
+    """The frames of a stack of `count` to merge, the reference `current` first and the others in
+    order: all of them, or `window` frames around `current` (moved to stay within the stack)."""
+    if window is not None and window < 2:
+        raise EnhanceError(f"A burst needs at least two frames, not {window}.")
+    first, last = 0, count
+    if window is not None and window < count:
+        first = min(max(current - (window - 1) // 2, 0), count - window)
+        last = first + window
+    return (current, *(i for i in range(first, last) if i != current))
 
 
 def requested_ratio(preset: str, custom: float) -> float | str:
@@ -57,8 +88,9 @@ def chosen_path(value) -> str | None:
     return os.fspath(value)
 
 
-def raw_from_layer(layer, copy: bool = True) -> RawImage:
-    """Rebuild the RawImage from a layer; RawReadError, for a person, if it cannot be.
+def raw_from_layer(layer, copy: bool = True, frame: int = 0) -> RawImage:
+    """Rebuild the RawImage from a layer (of a stack layer, frame `frame`'s, with its own
+    metadata); RawReadError, for a person, if it cannot be.
 
     With `copy` it holds its own copy of the pixels; without, the layer's array, for a thread
     worker to copy (:func:`~.worker.own_pixels`) so that the viewer does not wait for it."""
@@ -66,14 +98,16 @@ def raw_from_layer(layer, copy: bool = True) -> RawImage:
         raise RawReadError(
             "No raw layer to enhance: open a camera raw file with the napari-darkvision reader first."
         )
-    data = np.asarray(layer.data)
+    data, metadata, name = np.asarray(layer.data), dict(layer.metadata), repr(layer.name)
+    if is_stack_layer(layer):
+        data, metadata, name = data[frame], dict(metadata[FRAMES_KEY][frame]), f"{name}, frame {frame}"
     try:
-        raw = RawImage.from_metadata(data, dict(layer.metadata))  # validates shape, dtype, levels
+        raw = RawImage.from_metadata(data, metadata)  # validates shape, dtype, levels
     except DarkvisionError as err:
-        raise RawReadError(f"Layer {layer.name!r}: {err}") from err
+        raise RawReadError(f"Layer {name}: {err}") from err
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise RawReadError(
-            f"Layer {layer.name!r} has damaged raw metadata ({type(err).__name__}: {err}): "
+            f"Layer {name} has damaged raw metadata ({type(err).__name__}: {err}): "
             "open the raw file again with the napari-darkvision reader."
         ) from err
     if copy:  # the user may edit or delete the layer while a run goes
@@ -122,6 +156,7 @@ def result_name(source_name: str, raw: RawImage, metadata: dict) -> str:
     strength = float(metadata.get("strength", 1.0))
     suffix = f" {strength:.0%}" if strength < 1.0 else ""
     suffix += " stretched" if metadata.get("stretch") else ""
+    suffix += f", burst of {metadata['burst_frames']}" if metadata.get("burst_frames") else ""
     return f"{stem} [darkvision {ratio_label(metadata)}{suffix}]"
 
 
@@ -142,7 +177,7 @@ def result_metadata(result: Enhanced, source_name: str, extra: dict | None = Non
 
 def user_metadata(layer) -> dict:
     """The keys of a raw layer's metadata that are not the reader's (a user's notes)."""
-    ours = set(RawImage.__dataclass_fields__) | {"darkvision_raw"}
+    ours = set(RawImage.__dataclass_fields__) | {"darkvision_raw", FRAMES_KEY}
     return {k: v for k, v in dict(layer.metadata).items() if k not in ours}
 
 
@@ -161,9 +196,11 @@ class EnhanceRequest:
     source_scale: tuple = ()
     source_translate: tuple = ()
     strength: float = 1.0
-    source: tuple = ()  # source_key() of the layer
+    source: tuple = ()  # source_key() of the layer, and for a stack the frames used
     extra_metadata: dict | None = None
     profile: str | None = None
+    #: a burst to merge (RawImages of a stack layer's frames), `raw` first; empty: `raw` alone
+    frames: tuple = ()
     settings: EnhanceSettings = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -1,12 +1,15 @@
 """The Enhance dock widget: pick a raw layer and an exposure ratio, run the U-Net in a thread,
 get a new RGB layer; a live preview of the region the canvas shows, a strength and a
-before/after toggle. Parameters live in :mod:`.state`, the threads in :mod:`.worker`, the
-live preview in :mod:`.preview` (a component the widget owns, :attr:`EnhanceWidget.live`).
+before/after toggle. A stack layer (several raws of one camera) is merged as a burst: all its
+frames or a window around the current one, the current frame the reference. Parameters live in
+:mod:`.state`, the threads in :mod:`.worker`, the live preview in :mod:`.preview` (a component
+the widget owns, :attr:`EnhanceWidget.live`).
 
-Scripts and benchmarks drive it through its controls (``layer``, ``ratio_preset``, ``ratio``,
-``strength``, ``stretch``, ``model``, ``weights``, ``preview``, ``compare``, ``enhance_button``,
-``cancel_button``) or :meth:`EnhanceWidget.start`, and follow ``widget.worker``,
-``widget.preview_busy``, ``widget.preview_layer`` and ``widget.last_result_layer``.
+Scripts and benchmarks drive it through its controls (``layer``, ``burst``, ``burst_window``,
+``ratio_preset``, ``ratio``, ``strength``, ``stretch``, ``model``, ``weights``, ``preview``,
+``compare``, ``enhance_button``, ``cancel_button``) or :meth:`EnhanceWidget.start`, and follow
+``widget.worker``, ``widget.preview_busy``, ``widget.preview_layer`` and
+``widget.last_result_layer``.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from magicgui.widgets import (
     ProgressBar,
     PushButton,
     Slider,
+    SpinBox,
 )
 from napari.utils import progress as napari_progress
 from napari.utils.notifications import show_error, show_info, show_warning
@@ -35,12 +39,18 @@ from ..core.pipeline import Enhanced, Progress
 from .preview import PREVIEW_NAME, LivePreview
 from .slots import qt_slot
 from .state import (
+    BURST_ALL,
+    BURST_AROUND,
+    BURST_MODES,
     CUSTOM,
     PRESET_NAMES,
     RATIO_PRESETS,
     EnhanceRequest,
+    burst_frames,
     chosen_path,
+    current_frame,
     is_raw_layer,
+    is_stack_layer,
     raw_from_layer,
     requested_ratio,
     result_metadata,
@@ -56,6 +66,8 @@ if TYPE_CHECKING:
 
 STAGE_TEXT = {
     "read": "preparing the raw",
+    "align": "burst: frame {done} of {total} aligned",
+    "merge": "burst: frame {done} of {total} merged",
     "network": "network: tile {done} of {total}",
     "render": "rendering with LibRaw",
     "done": "done",
@@ -83,6 +95,8 @@ class EnhanceWidget(Container):
         self.extend(self._run_controls())
         self._controls = (
             self.layer,
+            self.burst,
+            self.burst_window,
             self.ratio_preset,
             self.stretch,
             self.model,
@@ -133,7 +147,27 @@ class EnhanceWidget(Container):
             tooltip=f"Exposure ratio for 'custom', {MIN_RATIO:g} to {MAX_RATIO:g}.",
         )
         self.auto_reason = Label(name="auto_reason", label="Auto chose", value="")
-        return [self.layer, self.ratio_preset, self.ratio, self.auto_reason]
+        self.burst = ComboBox(
+            name="burst",
+            label="Burst",
+            choices=BURST_MODES,
+            value=BURST_ALL,
+            tooltip=(
+                "The raw layer is a stack of frames of one scene: Enhance aligns and merges them "
+                "before the network, all of them or a window around the current frame (the "
+                "slider's). The current frame is the reference: the result has its view. The "
+                "live preview shows the current frame alone."
+            ),
+        )
+        self.burst_window = SpinBox(
+            name="burst_window",
+            label="Frames",
+            min=2,
+            max=999,
+            value=5,
+            tooltip="How many frames around the current one to merge, the current one included.",
+        )
+        return [self.layer, self.burst, self.burst_window, self.ratio_preset, self.ratio, self.auto_reason]
 
     def _look_controls(self) -> list:
         self.strength = Slider(
@@ -204,7 +238,10 @@ class EnhanceWidget(Container):
     def _run_controls(self) -> list:
         self.enhance_button = PushButton(name="enhance_button", text="Enhance")
         self.cancel_button = PushButton(
-            name="cancel_button", text="Cancel", enabled=False, tooltip="Stop after the current tile."
+            name="cancel_button",
+            text="Cancel",
+            enabled=False,
+            tooltip="Stop after the current tile (or frame of a burst).",
         )
         self.progress = ProgressBar(name="progress", label="Progress", min=0, max=1, value=0)
         self.status = Label(name="status", label="Status", value="")
@@ -212,8 +249,10 @@ class EnhanceWidget(Container):
 
     def _connect(self) -> None:
         self.ratio_preset.changed.connect(self._on_preset)
+        self.layer.changed.connect(self._show_burst_controls)
+        self.burst.changed.connect(self._show_burst_controls)
         self.native.destroyed.connect(self.on_destroyed)
-        controls = [
+        controls = [  # not the burst's: the preview shows the current frame alone
             self.layer,
             self.ratio_preset,
             self.ratio,
@@ -227,6 +266,7 @@ class EnhanceWidget(Container):
         self.enhance_button.changed.connect(self._on_enhance_clicked)
         self.cancel_button.changed.connect(self._on_cancel_clicked)
         # layer insert/remove/reorder/rename call reset_choices: napari's add_dock_widget does it
+        self._show_burst_controls()
 
     def _raw_layer_choices(self, _widget=None) -> list[tuple[str, object]]:
         return [(layer.name, layer) for layer in self.viewer.layers if is_raw_layer(layer)]
@@ -242,6 +282,13 @@ class EnhanceWidget(Container):
         self.ratio.enabled = preset == CUSTOM and self.worker is None
         if preset != "auto":
             self.auto_reason.value = ""
+
+    @qt_slot
+    def _show_burst_controls(self, *_) -> None:
+        """The burst controls only for a stack layer, the window only for "around the current"."""
+        stack = is_stack_layer(self.layer.value)
+        self.burst.visible = stack
+        self.burst_window.visible = stack and self.burst.value == BURST_AROUND
 
     @qt_slot
     def _on_enhance_clicked(self, *_) -> None:
@@ -274,7 +321,7 @@ class EnhanceWidget(Container):
         return self.worker is not None
 
     def preview_request(self, strength: float | None) -> EnhanceRequest:
-        return self._request(strength=strength)
+        return self._request(strength=strength, burst=False)
 
     def source_layer(self):
         return self.layer.value
@@ -316,11 +363,26 @@ class EnhanceWidget(Container):
         worker.start()
         return worker
 
-    def _request(self, layer=None, ratio=None, stretch=None, weights=None, strength=None) -> EnhanceRequest:
+    def _request(
+        self, layer=None, ratio=None, stretch=None, weights=None, strength=None, burst: bool = True
+    ) -> EnhanceRequest:
         """The request from the controls, overridden by the arguments; raises for bad input (the
-        request's EnhanceSettings checks them)."""
+        request's EnhanceSettings checks them).
+
+        For a stack layer: its burst (the controls' frames) if `burst`, else its current frame."""
         layer = self.layer.value if layer is None else layer
-        raw = raw_from_layer(layer, copy=False)  # the worker copies what it needs, off the GUI thread
+        frames, used = (), ()
+        if is_stack_layer(layer):
+            current = current_frame(layer, self.viewer)
+            used = (current,)
+            if burst:
+                window = self.burst_window.value if self.burst.value == BURST_AROUND else None
+                used = burst_frames(len(layer.data), current, window)
+                # the worker copies what it needs, off the GUI thread
+                frames = tuple(raw_from_layer(layer, copy=False, frame=i) for i in used)
+            raw = frames[0] if frames else raw_from_layer(layer, copy=False, frame=current)
+        else:
+            raw = raw_from_layer(layer, copy=False)
         return EnhanceRequest(
             raw=raw,
             source_name=layer.name,
@@ -329,17 +391,18 @@ class EnhanceWidget(Container):
             strength=self.strength.value / 100 if strength is None else strength,
             weights=chosen_path(self.weights.value if weights is None else weights) or self.model.value,
             profile=chosen_path(self.profile.value),
-            source_scale=tuple(layer.scale),
-            source_translate=tuple(layer.translate),
-            source=source_key(layer),
+            source_scale=tuple(layer.scale)[-2:],
+            source_translate=tuple(layer.translate)[-2:],
+            source=(*source_key(layer), used) if used else source_key(layer),
             extra_metadata=user_metadata(layer),
+            frames=frames,
         )
 
     def cancel(self) -> None:
         """Stop the running enhancement after the current tile; adds no layer."""
         if self.worker is not None:
             self._cancelling = True
-            self.status.value = "cancelling after this tile"
+            self.status.value = "cancelling after this step"
             self.cancel_button.enabled = False
             self.worker.quit()
 
@@ -363,6 +426,9 @@ class EnhanceWidget(Container):
         if step.stage == "network":
             self.progress.max = max(1, step.total)
             self.progress.value = step.done
+        elif step.stage in ("align", "merge"):  # two steps per frame, then the tiles
+            self.progress.max = max(1, 2 * step.total)
+            self.progress.value = 2 * step.done - (step.stage == "align")
         elif step.stage == "done":
             self.progress.value = self.progress.max
         text = STAGE_TEXT.get(step.stage, str(step.stage)).format(done=step.done, total=step.total)

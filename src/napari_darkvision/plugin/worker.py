@@ -1,11 +1,12 @@
 """The enhancement run in a thread: a generator worker around ``core.pipeline.enhance_steps``,
 and the live preview's function worker.
 
-The full run yields the core's :class:`~napari_darkvision.core.pipeline.Progress` events (one
-per tile while the network runs) and returns the
+The full run yields the core's :class:`~napari_darkvision.core.pipeline.Progress` events (for a
+burst, one per frame aligned and merged; one per tile while the network runs) and returns the
 :class:`~napari_darkvision.core.pipeline.Enhanced` result, or a :class:`Failure` that explains
 in words what went wrong. ``worker.quit()`` cancels: the worker stops at its next yield, so
-between two tiles. Given the network's earlier result for the same raw, ratio and weights, both
+between two frames or two tiles. A request with ``frames`` (a stack layer's) merges them,
+``raw`` the reference, before the network; the live preview enhances ``raw`` alone. Given the network's earlier result for the same raw, ratio and weights, both
 only re-blend the strength and render: the network does not run again.
 """
 
@@ -93,9 +94,17 @@ def own_pixels(raw, box: tuple | None = None):
     return dataclasses.replace(raw, mosaic=np.array(mosaic, copy=True))
 
 
+def own_frames(request: EnhanceRequest) -> EnhanceRequest:
+    """`request` on copies of its pixels: the raw's, and every frame's of a burst."""
+    if not request.frames:
+        return replace(request, raw=own_pixels(request.raw))
+    frames = tuple(own_pixels(frame) for frame in request.frames)
+    return replace(request, raw=frames[0], frames=frames)
+
+
 def _steps(request: EnhanceRequest, device: str | None):
     settings = request.settings if device is None else request.settings.replace(device=device)
-    return enhance_steps(request.raw, settings)
+    return enhance_steps(list(request.frames) if request.frames else request.raw, settings)
 
 
 def run_enhance(request: EnhanceRequest, device: str | None = None, cached: Enhanced | None = None):
@@ -108,7 +117,7 @@ def run_enhance(request: EnhanceRequest, device: str | None = None, cached: Enha
             result = reblend(cached, request.strength, request.stretch)
             yield Progress(Stage.DONE, 1, 1)
             return result
-        return (yield from _steps(replace(request, raw=own_pixels(request.raw)), device))
+        return (yield from _steps(own_frames(request), device))
     except Exception as err:  # noqa: BLE001 - bad weights, torch or LibRaw errors: tell, do not crash
         return failure(request, err)
 
@@ -132,7 +141,7 @@ def run_preview(
         ratio, reason = preview_ratio(request)
         # no path: LibRaw renders the region from a temporary DNG, never from the source file
         crop = dataclasses.replace(own_pixels(request.raw, box), path="")
-        result = run_to_end(_steps(replace(request, raw=crop, ratio=ratio), device))
+        result = run_to_end(_steps(replace(request, raw=crop, ratio=ratio, frames=()), device))
     except Exception as err:  # noqa: BLE001 - a preview must never raise into napari
         return failure(request, err)
     if request.ratio == "auto":

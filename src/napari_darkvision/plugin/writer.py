@@ -3,7 +3,8 @@
 - an enhanced layer (metadata ``darkvision_result``) -> a DNG of the enhanced mosaic the layer
   keeps (``darkvision_mosaic``), or its rendered pixels as 16-bit TIFF/PNG, with the photo's
   metadata (``darkvision_source``, the source's ``RawImage.metadata()``); nothing is recomputed;
-- a raw layer read by this plugin (metadata ``darkvision_raw``) -> a DNG of the mosaic as recorded.
+- a raw layer read by this plugin (metadata ``darkvision_raw``) -> a DNG of the mosaic as recorded
+  (not a stack of raws: its frames' files are there already).
 
 napari asks before overwriting, so an existing file that is not a source may be replaced; a source
 never is, and every file is written whole or not at all (:func:`~napari_darkvision.core.output.write_atomically`).
@@ -19,6 +20,7 @@ import numpy as np
 from ..core.errors import OutputError
 from ..core.output import output_format
 from ..core.raw import RawImage
+from .reader import FRAMES_KEY
 
 
 def _as_uint16(image) -> np.ndarray:
@@ -86,6 +88,11 @@ def write_image(path: str, data, meta: dict) -> list[str]:
     if metadata.get("darkvision_result"):
         return [save_enhanced_layer(os.fspath(path), data, metadata)]
     if metadata.get("darkvision_raw"):
+        if FRAMES_KEY in metadata:
+            raise OutputError(
+                "A stack of raws is several files, not one DNG: its frames' files are kept as they "
+                "were; enhance it (a burst) and save the result."
+            )
         if output_format(path) != "dng":
             raise OutputError("A raw layer saves as .dng; enhance it first to save a .tif or .png.")
         return [save_raw_layer(os.fspath(path), data, metadata)]
