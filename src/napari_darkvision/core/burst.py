@@ -46,13 +46,10 @@ RESIDUAL_BOXES = (5, 15, 45)
 #: The median of a chi-squared variable of one degree of freedom (a squared unit Gaussian).
 CHI2_MEDIAN = 0.4549
 #: A rejected pixel rejects its neighbours this far (packed pixels a side).
-REJECT_SPREAD = 3
-#: How far the residuals' own scale may exceed the noise model's: row noise and each frame's
-#: own level barely average out over a large box, where white noise does (there, tens of times).
-MAX_SHORTFALL = 100.0
+REJECT_SPREAD = 5
 #: Weights fall from 1 to 0 as the smoothed residual's square goes from this many expected
-#: noise variances to the next: full weight for 99.7 % of static pixels, none beyond 5 sigma.
-REJECT_FROM, REJECT_TO = 9.0, 25.0
+#: noise variances to the next: full weight for 95 % of static pixels, none beyond 4 sigma.
+REJECT_FROM, REJECT_TO = 4.0, 16.0
 #: A tile keeps its own displacement where its match beats the global motion's by this factor
 #: of the noise's share of the tile's squared difference.
 LOCAL_GAIN = 8.0
@@ -378,7 +375,7 @@ def _refine_affine(reference: np.ndarray, frame: np.ndarray, affine: np.ndarray)
     import torch.nn.functional as F
 
     h, w = reference.shape
-    step = max(1, int(np.sqrt(h * w / 250_000)))  # a quarter of a million pixels is plenty
+    step = max(1, int(np.ceil(np.sqrt(h * w / 60_000))))  # sixty thousand pixels fit six numbers
     ref = reference[::step, ::step]
     py = (np.arange(0, h, step, dtype=np.float32) * 2 + 0.5)[:, None] * np.ones((1, ref.shape[1]), np.float32)
     px = (np.arange(0, w, step, dtype=np.float32) * 2 + 0.5)[None, :] * np.ones((ref.shape[0], 1), np.float32)
@@ -468,36 +465,25 @@ def estimate_frame_noise(packed: np.ndarray) -> tuple[float, float]:
     return float(f"{float(a[0]) / gain:.5g}"), float(f"{float(b[0]) / gain**2:.5g}")
 
 
-#: The residuals' own scale is measured separately in this many bands of the reference's
-#: brightness (of equal pixel counts): a misjudged shot-noise slope errs more in the light.
-SIGNAL_BANDS = 8
-
-
 def expected_residuals(
     reference_luma: np.ndarray, noise: tuple[float, float]
-) -> list[tuple[int, np.ndarray, np.ndarray]]:
+) -> list[tuple[int, np.ndarray]]:
     """Per box of :data:`RESIDUAL_BOXES`, the variance (h, w) the box mean of a static frame's
-    residual against the reference has (their four-channel sums' noise, 2 (a S + 4 b) / n) and
-    each pixel's band of brightness (:data:`SIGNAL_BANDS`)."""
+    residual against the reference has: their four-channel sums' noise, 2 (a S + 4 b) / n."""
     from scipy.ndimage import uniform_filter
 
     a, b = noise
     expected = []
     for box in RESIDUAL_BOXES:
         signal = np.maximum(uniform_filter(reference_luma, box, mode="nearest"), 0.0)
-        edges = np.quantile(signal[::4, ::4], np.linspace(0, 1, SIGNAL_BANDS + 1)[1:-1])
-        bands = np.searchsorted(edges, signal).astype(np.uint8)
         signal *= 2.0 * a / box**2
         signal += 8.0 * b / box**2
-        expected.append((box, np.maximum(signal, 1e-20), bands))
+        expected.append((box, np.maximum(signal, 1e-20)))
     return expected
 
 
 def residual_weights(
-    reference_luma: np.ndarray,
-    frame: np.ndarray,
-    inside: np.ndarray,
-    expected: list[tuple[int, np.ndarray, np.ndarray]],
+    reference_luma: np.ndarray, frame: np.ndarray, inside: np.ndarray, expected: list[tuple[int, np.ndarray]]
 ) -> np.ndarray:
     """(h, w) weights of an aligned frame against the reference (its luma: the four channels
     summed): 1 where their residual is noise, falling to 0 where it stands above the `expected`
@@ -509,19 +495,13 @@ def residual_weights(
     difference = frame.sum(axis=0, dtype=np.float32)
     difference -= reference_luma
     weights = inside.astype(np.float32)
-    for box, variance, bands in expected:
+    for box, variance in expected:
         z = uniform_filter(difference, box, mode="nearest")
         z *= z
         z /= variance
-        # most of a burst is static: in each band of brightness, the median says how far the
-        # noise model's variance falls short (row noise, a misjudged gain); never below it
-        sample, sample_bands = z[::4, ::4], bands[::4, ::4]
-        shortfall = np.ones(SIGNAL_BANDS, dtype=np.float32)
-        for band in range(SIGNAL_BANDS):
-            values = sample[sample_bands == band]
-            if values.size:
-                shortfall[band] = np.clip(float(np.median(values)) / CHI2_MEDIAN, 1.0, MAX_SHORTFALL)
-        z /= shortfall[bands]
+        # most of a burst is static: its median says how far the noise model's variance falls
+        # short at this scale (row noise, a misjudged gain); never less than the model's
+        z /= np.clip(float(np.median(z[::4, ::4])) / CHI2_MEDIAN, 1.0, 4.0)
         np.minimum(weights, np.clip((REJECT_TO - z) / (REJECT_TO - REJECT_FROM), 0.0, 1.0), out=weights)
     return minimum_filter(weights, REJECT_SPREAD, mode="nearest")
 
