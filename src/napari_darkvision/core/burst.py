@@ -4,10 +4,11 @@ Each frame is aligned to frame 0 (the reference) and merged into it in the raw d
 the network, one frame at a time (never more than the reference, one frame and the sums held):
 
 - **Alignment**, coarse to fine as in HDR+ (Hasinoff et al. 2016): a luma image (the sum of the
-  four packed channels, one value per Bayer quad) in a pyramid; a global shift from the
-  cross-correlation of the coarsest level, then tiles searched around the coarser level's
-  answer at each finer one, with a sub-pixel fit of the last search. A robust affine fit to
-  the tiles' displacements (translation, rotation, scale, shear) is the camera's motion; each
+  four packed channels, one value per Bayer quad) in a pyramid; a global shift that most blocks
+  agree with (of the coarsest level's cross-correlation peaks), then tiles searched around the
+  coarser level's answer at each finer one, with a sub-pixel fit of the last search. A robust
+  affine fit to the tiles' displacements (translation, rotation, scale, shear), started where
+  most tiles agree and refined by Gauss-Newton on the luma, is the camera's motion; each
   tile keeps its own displacement where it matches clearly better (parallax, a lens' distortion).
   Frames are resampled per packed channel (bilinear), which respects the colour filter.
 - **Merge**: a Wiener-like per-pixel weight from the residual against the reference, smoothed
