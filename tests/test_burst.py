@@ -91,6 +91,38 @@ def test_small_frames_merge():
     assert 2.0 < merged.effective_frames <= 4.0
 
 
+def _true_displacement(shift, shape):
+    """Where each packed pixel of frame 0 lies in a frame moved by `shift` (dy, dx in sensor
+    pixels, degrees; as :func:`~napari_darkvision.training.bursts.synthetic_burst` moves it)."""
+    dy, dx, degrees = shift
+    h, w = shape
+    rows, cols = np.mgrid[0:h, 0:w].astype(float)
+    theta = np.radians(degrees)
+    y, x = 2 * rows - h - dy, 2 * cols - w - dx  # sensor, about the centre, less the shift
+    frame_y = np.cos(theta) * y + np.sin(theta) * x
+    frame_x = -np.sin(theta) * y + np.cos(theta) * x
+    return (frame_y + h) / 2 - rows, (frame_x + w) / 2 - cols
+
+
+def test_alignment_follows_the_camera_not_the_object(burst):
+    """The object crossing the frame is the brightest, most textured thing in it: the fitted
+    motion must still be the camera's, to a fraction of a packed pixel, in every frame."""
+    reference = pack(burst.frames[0], clip=False)
+    noise = burst_module.estimate_frame_noise(reference)
+    levels = burst_module.luma_pyramid(reference)
+    shape = reference.shape[1:]
+    rows, cols = np.mgrid[0 : shape[0], 0 : shape[1]].astype(float)
+    for k in range(1, len(burst.frames)):
+        motion = burst_module.align(
+            levels, burst_module.luma_pyramid(pack(burst.frames[k], clip=False)), noise
+        )
+        true_y, true_x = _true_displacement(burst.shifts[k], shape)
+        fit_y = motion.affine[0, 0] + motion.affine[0, 1] * rows + motion.affine[0, 2] * cols
+        fit_x = motion.affine[1, 0] + motion.affine[1, 1] * rows + motion.affine[1, 2] * cols
+        error = np.hypot(fit_y - true_y, fit_x - true_x)
+        assert error.mean() < 0.25, f"frame {k}: the fitted motion is {error.mean():.2f} packed pixels off"
+
+
 def test_mismatched_frames_refused_before_reading(tmp_path, monkeypatch):
     raw = _clean()
     smaller = dataclasses.replace(raw, mosaic=raw.mosaic[:-2].copy())

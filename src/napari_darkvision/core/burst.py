@@ -4,10 +4,11 @@ Each frame is aligned to frame 0 (the reference) and merged into it in the raw d
 the network, one frame at a time (never more than the reference, one frame and the sums held):
 
 - **Alignment**, coarse to fine as in HDR+ (Hasinoff et al. 2016): a luma image (the sum of the
-  four packed channels, one value per Bayer quad) in a pyramid; a global shift from the
-  cross-correlation of the coarsest level, then tiles searched around the coarser level's
-  answer at each finer one, with a sub-pixel fit of the last search. A robust affine fit to
-  the tiles' displacements (translation, rotation, scale, shear) is the camera's motion; each
+  four packed channels, one value per Bayer quad) in a pyramid; a global shift that most blocks
+  agree with (of the coarsest level's cross-correlation peaks), then tiles searched around the
+  coarser level's answer at each finer one, with a sub-pixel fit of the last search. A robust
+  affine fit to the tiles' displacements (translation, rotation, scale, shear), started where
+  most tiles agree and refined by Gauss-Newton on the luma, is the camera's motion; each
   tile keeps its own displacement where it matches clearly better (parallax, a lens' distortion).
   Frames are resampled per packed channel (bilinear), which respects the colour filter.
 - **Merge**: a Wiener-like per-pixel weight from the residual against the reference, smoothed
@@ -31,10 +32,15 @@ from .progress import Progress, Stage
 from .raw import RawImage, channel_positions, even_crop, pack, read_raw, validate_raw
 
 #: Pyramid levels below the packed luma, each a box-downsampling by this factor of the one above.
-PYRAMID_FACTORS = (2, 4, 4)
+PYRAMID_FACTORS = (2, 4)
 #: Tile side (pixels of its level) and search radius at each level, coarse to fine (HDR+'s).
-TILE_SIZES = (8, 16, 16, 32)
-SEARCH_RADII = (4, 4, 2, 1)
+TILE_SIZES = (16, 16, 32)
+SEARCH_RADII = (4, 2, 1)
+#: The global shift's candidates: this many peaks of the coarsest level's cross-correlation.
+SHIFT_CANDIDATES = 6
+#: ... judged by the median over blocks of this many pixels a side (coarsest level) of their
+#: squared difference: a subject crossing the frame covers fewer than half of the blocks.
+SHIFT_BLOCK = 4
 #: The merge judges the residual as box means over these many packed pixels a side: the
 #: larger boxes see faint differences that cover an area (an object's low-contrast parts).
 RESIDUAL_BOXES = (5, 15, 45)
@@ -161,15 +167,35 @@ def luma_pyramid(packed: np.ndarray) -> list[np.ndarray]:
 
 
 def _global_shift(reference: np.ndarray, frame: np.ndarray) -> tuple[int, int]:
-    """The integer shift (dy, dx) that best moves `frame` onto `reference`: the peak of their
-    cross-correlation (zero-mean, Hann-windowed, through the FFT)."""
+    """The integer shift (dy, dx) that best moves `frame` onto `reference`: of the peaks of
+    their cross-correlation (zero-mean, Hann-windowed, through the FFT) and no shift at all, the
+    one most blocks agree with. The highest peak alone follows whatever has the most contrast,
+    which may be a subject crossing the frame rather than the frame itself."""
     window = np.outer(np.hanning(reference.shape[0]), np.hanning(reference.shape[1])).astype(np.float32)
     a = np.fft.rfft2((reference - reference.mean()) * window)
     b = np.fft.rfft2((frame - frame.mean()) * window)
     correlation = np.fft.irfft2(b * np.conj(a), s=reference.shape)
-    dy, dx = np.unravel_index(int(np.argmax(correlation)), correlation.shape)
     h, w = reference.shape
-    return (dy - h if dy > h // 2 else dy), (dx - w if dx > w // 2 else dx)
+    candidates = [(0, 0)]
+    for _ in range(SHIFT_CANDIDATES):
+        dy, dx = np.unravel_index(int(np.argmax(correlation)), correlation.shape)
+        candidates.append((int(dy - h if dy > h // 2 else dy), int(dx - w if dx > w // 2 else dx)))
+        rows = np.arange(dy - 2, dy + 3) % h
+        cols = np.arange(dx - 2, dx + 3) % w
+        correlation[np.ix_(rows, cols)] = -np.inf  # the next peak, not this one's shoulder
+    return min(dict.fromkeys(candidates), key=lambda shift: _block_median_cost(reference, frame, shift))
+
+
+def _block_median_cost(reference: np.ndarray, frame: np.ndarray, shift: tuple[int, int]) -> float:
+    """The median over blocks of the squared difference of `reference` and `frame` moved by
+    `shift` (where the two overlap); infinite where too little overlaps."""
+    dy, dx = shift
+    h, w = reference.shape
+    ours = reference[max(0, -dy) : h - max(0, dy), max(0, -dx) : w - max(0, dx)]
+    theirs = frame[max(0, dy) : h - max(0, -dy), max(0, dx) : w - max(0, -dx)]
+    if min(ours.shape) < 2 * SHIFT_BLOCK:
+        return float("inf")
+    return float(np.median(_box_down((ours - theirs) ** 2, SHIFT_BLOCK)))
 
 
 def _tile_search(reference: np.ndarray, frame: np.ndarray, guess: np.ndarray, tile: int, radius: int):
@@ -304,6 +330,7 @@ def align(
     fluctuation = 8.0 * (noise[0] * signal + noise[1]) * tile
     texture = np.maximum(spread - 2.0 * fluctuation, 0.0)  # what noise alone would not give
     affine = _robust_affine(centres.reshape(-1, 2), displacement.reshape(-1, 2), texture.ravel())
+    affine = _refine_affine(reference_levels[1], frame_levels[1], affine)
     design = np.concatenate([np.ones((th, tw, 1)), centres], axis=-1)
     predicted = np.einsum("ij,abj->abi", affine, design)
     # a tile keeps its own displacement only where the global motion's would cost it clearly more
@@ -327,7 +354,7 @@ def _robust_affine(points: np.ndarray, displacement: np.ndarray, reliability: np
     prior = (np.minimum(reliability, cap) / cap if textured.size >= 6 else np.ones_like(reliability)) + 1e-3
     design = np.concatenate([np.ones((len(points), 1)), points], axis=1)
     affine = np.zeros((2, 3))
-    affine[:, 0] = [_weighted_median(displacement[:, k], prior) for k in range(2)]
+    affine[:, 0] = _most_supported(displacement, prior)
     for _ in range(8):
         residual = np.linalg.norm(design @ affine.T - displacement, axis=1)
         weights = prior * np.clip(1 - (residual / 2.0) ** 2, 0, None) ** 2
@@ -338,10 +365,61 @@ def _robust_affine(points: np.ndarray, displacement: np.ndarray, reliability: np
     return affine
 
 
-def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
-    order = np.argsort(values, kind="stable")
-    cumulative = np.cumsum(weights[order])
-    return float(values[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
+#: Gauss-Newton steps refining the affine motion on the half-resolution luma: the widths of
+#: their Tukey weights, in robust standard deviations of the residual (wide first, as the
+#: start may be a pixel off, where edges' residuals stand far above the noise).
+REFINE_WIDTHS = (16.0, 10.0, 6.0, 4.685, 4.685, 4.685)
+
+
+def _refine_affine(reference: np.ndarray, frame: np.ndarray, affine: np.ndarray) -> np.ndarray:
+    """The affine motion (2, 3, packed pixels) refined by Gauss-Newton steps on the luma at half
+    resolution (`reference`, `frame`: level 1), each pixel weighted by Tukey's biweight of its
+    residual (a subject, what moved otherwise, drops out): the tiles' sub-pixel fits lock to
+    whole pixels and leave a fraction of one, which the merge would take for motion."""
+    import torch
+    import torch.nn.functional as F
+
+    h, w = reference.shape
+    step = max(1, int(np.ceil(np.sqrt(h * w / 60_000))))  # sixty thousand pixels fit six numbers
+    ref = reference[::step, ::step]
+    py = (np.arange(0, h, step, dtype=np.float32) * 2 + 0.5)[:, None] * np.ones((1, ref.shape[1]), np.float32)
+    px = (np.arange(0, w, step, dtype=np.float32) * 2 + 0.5)[None, :] * np.ones((ref.shape[0], 1), np.float32)
+    gy, gx = np.gradient(frame)
+    stack = torch.from_numpy(np.stack([frame, gy, gx]).astype(np.float32))[None]
+    design = np.stack([np.ones_like(py), py, px]).reshape(3, -1).astype(np.float64)
+    affine = affine.copy()
+    for width in REFINE_WIDTHS:
+        qy = py + affine[0, 0] + affine[0, 1] * py + affine[0, 2] * px
+        qx = px + affine[1, 0] + affine[1, 1] * py + affine[1, 2] * px
+        iy, ix = (qy - 0.5) / 2, (qx - 0.5) / 2  # level 1's pixel indices
+        inside = ((iy >= 0) & (iy <= h - 1) & (ix >= 0) & (ix <= w - 1)).ravel()
+        grid = torch.from_numpy(
+            np.stack([ix * (2.0 / max(w - 1, 1)) - 1, iy * (2.0 / max(h - 1, 1)) - 1], -1)
+        )
+        with torch.inference_mode():
+            sampled = F.grid_sample(stack, grid[None].float(), mode="bilinear", align_corners=True)[0].numpy()
+        value, grad_y, grad_x = (v.ravel().astype(np.float64) / (1, 2, 2)[k] for k, v in enumerate(sampled))
+        residual = value - ref.ravel()
+        spread = 1.4826 * np.median(np.abs(residual[inside])) + 1e-12
+        weights = np.clip(1 - (residual / (width * spread)) ** 2, 0, None) ** 2 * inside
+        jacobian = np.concatenate([grad_y[None] * design, grad_x[None] * design])  # (6, n)
+        weighted = jacobian * weights
+        delta = np.linalg.lstsq(weighted @ jacobian.T, -(weighted @ residual), rcond=None)[0]
+        affine += delta.reshape(2, 3)
+    return affine
+
+
+def _most_supported(displacement: np.ndarray, prior: np.ndarray, radius: float = 2.0) -> np.ndarray:
+    """The tile displacement (2,) that the most tiles agree with (within `radius` packed
+    pixels), textured tiles counting more: the camera moves most of the frame, so a bright
+    subject crossing it, however textured, is outvoted (a weighted median is not)."""
+    votes = np.minimum(prior * 10.0, 1.0)  # a textured tile counts, but a few cannot outweigh the frame
+    step = max(1, len(displacement) // 400)
+    candidates = displacement[::step]
+    support = np.array([votes[np.linalg.norm(displacement - c, axis=1) < radius].sum() for c in candidates])
+    best = candidates[int(np.argmax(support))]
+    near = np.linalg.norm(displacement - best, axis=1) < radius
+    return np.average(displacement[near], axis=0, weights=votes[near])
 
 
 def warp(packed: np.ndarray, motion: Motion) -> tuple[np.ndarray, np.ndarray]:
