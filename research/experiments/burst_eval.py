@@ -25,22 +25,16 @@ from pathlib import Path
 
 import numpy as np
 
+from napari_darkvision.core.render import LIBRAW_OPTIONS
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 SHARED = ROOT.parent / "shared"
 SCENES = ("HERO7_GOPR9231.DNG", "IMG_5952.CR2", "Blackmagic.dng")
 RATIOS = (100, 300)
 FRAMES = (4, 8)
-#: The rendering of the evaluations: LibRaw's, with the white level from the metadata (no
-#: auto-maximum) and the sRGB curve.
-LIBRAW = {
-    "use_camera_wb": True,
-    "no_auto_bright": True,
-    "output_bps": 16,
-    "adjust_maximum_thr": 0.0,
-    "gamma": (2.4, 12.92),
-    "user_flip": 0,
-}
+#: The product's one rendering (core/render.py), in the sensor's orientation.
+LIBRAW = {**LIBRAW_OPTIONS, "user_flip": 0}
 
 
 def render_dng(path: Path) -> np.ndarray:
