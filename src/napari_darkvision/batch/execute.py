@@ -331,7 +331,7 @@ def _run_on_dask(jobs: list[Job], options: dict, client, tracker) -> Iterator[Fi
             for future in batch:
                 job = pending.pop(future)
                 try:
-                    yield future.result()
+                    yield _result_while_watched(future, watch)
                 except KilledWorker as err:
                     reason = f"the workers running it died ({err}): out of memory? see the workers' logs"
                     yield FileResult(str(job.source), str(job.output), FAILED, reason)
@@ -342,6 +342,16 @@ def _run_on_dask(jobs: list[Job], options: dict, client, tracker) -> Iterator[Fi
         with contextlib.suppress(Exception):
             client.unsubscribe_topic(STAGE_TOPIC)
             client.cancel(list(pending))
+
+
+def _result_while_watched(future, watch: _WorkerWatch):
+    """The finished future's result. Its data may have been on a worker that died since: then
+    Dask computes it again, and with no worker left the wait would not end; the watch ends it."""
+    while True:
+        try:
+            return future.result(timeout=1.0)
+        except TimeoutError:
+            watch.check()
 
 
 class _WorkerWatch:
